@@ -1,0 +1,1 @@
+"""The application layer: the one place that changes complaints (transactions, timeline, outbox)."""

@@ -1,0 +1,267 @@
+"""SQLAlchemy 2.0 models: the durable record of every complaint and of everything sent about it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from storage.types import JsonDocument, UtcDateTime
+
+# Stable constraint names so Alembic migrations are the same on every database.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# BIGINT on PostgreSQL; SQLite only autoincrements a plain INTEGER primary key.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JsonDocument}
+
+
+class Customer(Base):
+    """A person who complains; `external_id` is their id on the channel (WeChat openid)."""
+
+    __tablename__ = "customers"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str | None] = mapped_column(String(128))
+    name: Mapped[str | None] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(32), index=True)
+    customer_no: Mapped[str | None] = mapped_column(String(64), index=True)
+    profile: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class NumberSequence(Base):
+    """The last complaint number handed out per prefix and day (TS20261123-0001)."""
+
+    __tablename__ = "number_sequences"
+
+    day: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer)
+
+
+class Complaint(Base):
+    __tablename__ = "complaints"
+    __table_args__ = (
+        Index("ix_complaints_status_created", "status", "created_at"),
+        Index("ix_complaints_department_status", "department", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    form: Mapped[str] = mapped_column(String(64))
+    flow: Mapped[str] = mapped_column(String(64))
+    values: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Lifecycle: new (待受理), in_progress (处理中), resolved (待回访), closed (已关闭), cancelled.
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    type: Mapped[str | None] = mapped_column(String(64), index=True)
+    priority: Mapped[str] = mapped_column(String(16), default="normal")
+    channel: Mapped[str] = mapped_column(String(64))
+    department: Mapped[str | None] = mapped_column(String(64))
+    assignee: Mapped[str | None] = mapped_column(String(64), index=True)
+    current_step: Mapped[str | None] = mapped_column(String(64))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    first_response_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    reassigned: Mapped[int] = mapped_column(Integer, default=0)
+    reopened: Mapped[int] = mapped_column(Integer, default=0)
+
+    customer: Mapped[Customer | None] = relationship(lazy="raise")
+
+
+class TimelineEntry(Base):
+    """One change to a complaint: who did what, when. Append-only."""
+
+    __tablename__ = "timeline_entries"
+    __table_args__ = (Index("ix_timeline_complaint_at", "complaint_id", "at", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    # "customer", "person:zhangsan", "rule:新投诉通知客服主管", "system", "integration:crm"
+    actor: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(32))
+    summary: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Comment(Base):
+    __tablename__ = "comments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(
+        ForeignKey("complaints.id", ondelete="CASCADE"), index=True
+    )
+    author: Mapped[str] = mapped_column(String(128))
+    text: Mapped[str] = mapped_column(Text)
+    to_customer: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+
+
+class Attachment(Base):
+    """A file the customer or staff sent: the platform's media id and, once fetched, the stored file."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    complaint_id: Mapped[int | None] = mapped_column(
+        ForeignKey("complaints.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(64))
+    media_id: Mapped[str | None] = mapped_column(String(256))
+    kind: Mapped[str] = mapped_column(String(16))  # image, voice, video, file, location
+    file_path: Mapped[str | None] = mapped_column(String(512))
+    content_type: Mapped[str | None] = mapped_column(String(128))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+
+
+class WorkflowInstance(Base):
+    """The serialised state of one complaint's flow (the engine's state, versioned)."""
+
+    __tablename__ = "workflow_instances"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(
+        ForeignKey("complaints.id", ondelete="CASCADE"), unique=True
+    )
+    flow: Mapped[str] = mapped_column(String(64))
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Optimistic lock: an update must name the revision it read.
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime]
+
+
+class WorkflowTask(Base):
+    """A queryable mirror of the engine's tasks, so 'my open tasks' is one indexed query."""
+
+    __tablename__ = "workflow_tasks"
+    __table_args__ = (
+        UniqueConstraint("complaint_id", "task_key"),
+        Index("ix_workflow_tasks_assignee_state", "assignee", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id", ondelete="CASCADE"))
+    task_key: Mapped[str] = mapped_column(String(160))
+    step_id: Mapped[str] = mapped_column(String(64))
+    assignee: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class InboundEvent(Base):
+    """Every accepted platform delivery, once: the unique key turns a retry into a lookup."""
+
+    __tablename__ = "inbound_events"
+    __table_args__ = (UniqueConstraint("channel", "dedupe_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(64))
+    dedupe_key: Mapped[str] = mapped_column(String(256))
+    received_at: Mapped[datetime]
+    # The passive reply given to the first delivery, returned verbatim to retries.
+    reply: Mapped[str | None] = mapped_column(Text)
+
+
+class OutboxMessage(Base):
+    """Something to send, written in the same transaction as the change that caused it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(256), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))  # text, card, card_update, survey, webhook
+    channel: Mapped[str | None] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(256))  # person:<id>, customer:<id>, group:<id>, url
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    complaint_id: Mapped[int | None] = mapped_column(
+        ForeignKey("complaints.id", ondelete="SET NULL"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, sent, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class Timer(Base):
+    """A due time for one (step activation, level); fired at most once by the unique key."""
+
+    __tablename__ = "timers"
+    __table_args__ = (
+        UniqueConstraint("subject", "level"),
+        Index("ix_timers_status_due", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(
+        ForeignKey("complaints.id", ondelete="CASCADE"), index=True
+    )
+    # complaint number + step id + activation count, e.g. "TS20261123-0001:handle:1"
+    subject: Mapped[str] = mapped_column(String(160))
+    step_id: Mapped[str] = mapped_column(String(64))
+    level: Mapped[str] = mapped_column(String(16))  # warning, breached, escalated
+    due_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, fired, cancelled
+    fired_at: Mapped[datetime | None]
+
+
+class Conversation(Base):
+    """A customer's open chat dialog (form intake state), one per channel user."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (UniqueConstraint("channel", "user_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(128))
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+
+
+class SurveyAnswer(Base):
+    __tablename__ = "survey_answers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(
+        ForeignKey("complaints.id", ondelete="CASCADE"), unique=True
+    )
+    score: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(String(64))
+    answered_at: Mapped[datetime]
