@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from bot.config import LoadedConfig
+    from bot.config.loader import LoadedConfig
     from bot.service.complaints import ComplaintService
     from bot.settings import Settings
     from storage.db import Database

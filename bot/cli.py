@@ -59,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def check_config(path: Path) -> int:
     """Print OK and a summary, or every problem with file:line: path: message; exit 0 or 1."""
-    from bot.config import load_config
+    from bot.config.loader import load_config
 
     try:
         config = load_config(path)
@@ -80,7 +80,7 @@ def serve(settings: Settings) -> int:
     from aiohttp import web
 
     from bot.app import create_app
-    from bot.config import load_config
+    from bot.config.loader import load_config
 
     try:
         config = load_config(settings.config_path)

@@ -6,11 +6,12 @@ import os
 import shutil
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from storage.db import Database
@@ -43,20 +44,32 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_migrated() -> str:
-    """The test PostgreSQL database, emptied and migrated once per session."""
-    import asyncio
+def postgres_migrated() -> Iterator[str]:
+    """A private PostgreSQL database for this test session, migrated once and dropped at the end.
 
-    async def reset() -> None:
-        engine = create_async_engine(TEST_DATABASE_URL)
-        async with engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
+    Private, so two test runs on one machine (a developer and CI, or helpers in parallel) never
+    reset each other's tables.
+    """
+    import asyncio
+    import uuid
+
+    base = make_url(TEST_DATABASE_URL)
+    name = f"{base.database or 'test'}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin_url = base.set(database=base.database or "postgres")
+
+    async def admin(statement: str) -> None:
+        engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+        async with engine.connect() as conn:
+            await conn.execute(text(statement))
         await engine.dispose()
 
-    _in_thread(asyncio.run, reset())
-    _in_thread(upgrade, TEST_DATABASE_URL)
-    return TEST_DATABASE_URL
+    _in_thread(asyncio.run, admin(f'CREATE DATABASE "{name}"'))
+    url = base.set(database=name).render_as_string(hide_password=False)
+    try:
+        _in_thread(upgrade, url)
+        yield url
+    finally:
+        _in_thread(asyncio.run, admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def _truncate(db: Database) -> None:

@@ -1,5 +1,5 @@
-"""Loading and validating the YAML config file (the organisation, channels, forms, flows, rules)."""
+"""The YAML config file: the organisation, channels, forms, flows, rules and digests.
 
-from bot.config.loader import LoadedConfig, load_config, load_config_text
-
-__all__ = ["LoadedConfig", "load_config", "load_config_text"]
+Import from the modules: bot.config.loader (load_config), bot.config.model (the schema) and
+bot.config.channels (platform accounts, importable without the engines).
+"""

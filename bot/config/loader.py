@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from bot.config.model import AppConfig, ChannelBase, DigestConfig, GroupConfig, Organization
+from bot.config.channels import ChannelBase, GroupConfig
+from bot.config.model import AppConfig, DigestConfig, Organization
 from bot.config.yaml_source import parse_yaml, substitute_env
 from bot.domain.directory import Department, Directory, Group, Person
 from bot.errors import ConfigError, ConfigProblem
@@ -45,7 +46,9 @@ def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(str(path), [(None, (), f"cannot read the file: {exc.strerror}")]) from exc
+        raise ConfigError(
+            str(path), [(None, (), f"cannot read the file: {exc.strerror}")]
+        ) from exc
     return load_config_text(text, source=str(path), environ=environ)
 
 
@@ -57,7 +60,9 @@ def load_config_text(
     if doc.problems and doc.data is None:
         raise ConfigError(source, doc.problems)
     if not isinstance(doc.data, dict):
-        raise ConfigError(source, [(1, (), "the file must be a mapping of sections (forms:, flows:, ...)")])
+        raise ConfigError(
+            source, [(1, (), "the file must be a mapping of sections (forms:, flows:, ...)")]
+        )
     problems = list(doc.problems)
     data = substitute_env(doc.data, dict(environ) if environ is not None else None)
     try:
@@ -71,7 +76,7 @@ def load_config_text(
     checked, rules = cross_check(config, directory)
     problems.extend((doc.line_of(p.path), p.path, p.message) for p in checked)
     if problems:
-        raise ConfigError(source, sorted(problems, key=lambda p: (p[0] or 0)))
+        raise ConfigError(source, sorted(problems, key=lambda p: p[0] or 0))
     return LoadedConfig(
         source=source,
         organization=config.organization,
@@ -149,7 +154,9 @@ def _duplicates(ids: list[str]) -> list[tuple[int, str]]:
     return out
 
 
-def cross_check(config: AppConfig, directory: Directory) -> tuple[list[ConfigProblem], list[CompiledRule]]:
+def cross_check(
+    config: AppConfig, directory: Directory
+) -> tuple[list[ConfigProblem], list[CompiledRule]]:
     """References between sections, then each engine's own load-time check."""
     problems: list[ConfigProblem] = []
     add = problems.append
@@ -163,10 +170,19 @@ def cross_check(config: AppConfig, directory: Directory) -> tuple[list[ConfigPro
         add(ConfigProblem(("groups", index, "id"), f"duplicate group id '{value}'"))
     for index, person in enumerate(config.people):
         if person.department and person.department not in directory.departments:
-            add(ConfigProblem(("people", index, "department"), f"unknown department '{person.department}'"))
+            add(
+                ConfigProblem(
+                    ("people", index, "department"), f"unknown department '{person.department}'"
+                )
+            )
         for r, role in enumerate(person.roles):
             if role not in directory.roles:
-                add(ConfigProblem(("people", index, "roles", r), f"unknown role '{role}' (declare it under roles:)"))
+                add(
+                    ConfigProblem(
+                        ("people", index, "roles", r),
+                        f"unknown role '{role}' (declare it under roles:)",
+                    )
+                )
     for index, dept in enumerate(config.departments):
         if dept.head and dept.head not in directory.people:
             add(ConfigProblem(("departments", index, "head"), f"unknown person '{dept.head}'"))
@@ -187,11 +203,18 @@ def cross_check(config: AppConfig, directory: Directory) -> tuple[list[ConfigPro
             add(ConfigProblem(("flows", key, "form"), f"unknown form '{flow.form}'"))
             continue
         fields = field_names(config.forms[flow.form])
-        problems.extend(p.under("flows", key) for p in check_flow(flow, directory=directory, form_fields=fields))
+        problems.extend(
+            p.under("flows", key)
+            for p in check_flow(flow, directory=directory, form_fields=fields)
+        )
     if config.flows and config.intake.flow not in config.flows:
         add(ConfigProblem(("intake", "flow"), f"unknown flow '{config.intake.flow}'"))
     if not config.flows:
-        add(ConfigProblem(("flows",), "at least one flow is needed (customers' complaints start it)"))
+        add(
+            ConfigProblem(
+                ("flows",), "at least one flow is needed (customers' complaints start it)"
+            )
+        )
     rules, rule_problems = compile_rules(config.rules, field_names=names, directory=directory)
     problems.extend(p.under("rules") for p in rule_problems)
     return problems, rules

@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from bot.config.channels import (
+    ChannelBase,
+    ChannelConfig,
+    DingtalkChannel,
+    GroupConfig,
+    PlaygroundChannel,
+    Strict,
+    WechatOAChannel,
+    WecomChannel,
+)
 from bot.forms import FormDefinition
 from bot.rules import RuleDefinition
 from bot.workflow import FlowDefinition
+
+__all__ = [
+    "AppConfig",
+    "ChannelBase",
+    "ChannelConfig",
+    "DigestConfig",
+    "DingtalkChannel",
+    "GroupConfig",
+    "Organization",
+    "PlaygroundChannel",
+    "WechatOAChannel",
+    "WecomChannel",
+]
 
 CHART_NAMES = (
     "type_share",
@@ -27,12 +50,10 @@ def known_zone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown time zone '{value}' (use an IANA name like Asia/Shanghai)") from exc
+        raise ValueError(
+            f"unknown time zone '{value}' (use an IANA name like Asia/Shanghai)"
+        ) from exc
     return value
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 class Organization(Strict):
@@ -63,64 +84,6 @@ class DepartmentConfig(Strict):
     id: str = Field(min_length=1, max_length=64)
     name: str = Field(min_length=1)
     head: str | None = None
-
-
-class ChannelBase(Strict):
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
-    api_base: str | None = None
-
-    # Fields that must be set for the channel to switch on.
-    required_credentials: ClassVar[tuple[str, ...]] = ()
-
-    def missing_credentials(self) -> list[str]:
-        return [name for name in self.required_credentials if not getattr(self, name)]
-
-
-class PlaygroundChannel(ChannelBase):
-    type: Literal["playground"]
-
-
-class WechatOAChannel(ChannelBase):
-    type: Literal["wechat_oa"]
-    app_id: str | None = None
-    app_secret: str | None = None
-    token: str | None = None
-    encoding_aes_key: str | None = None
-    required_credentials: ClassVar[tuple[str, ...]] = ("app_id", "app_secret", "token")
-
-
-class WecomChannel(ChannelBase):
-    type: Literal["wecom"]
-    corp_id: str | None = None
-    agent_id: str | int | None = None
-    secret: str | None = None
-    token: str | None = None
-    encoding_aes_key: str | None = None
-    required_credentials: ClassVar[tuple[str, ...]] = ("corp_id", "agent_id", "secret", "token", "encoding_aes_key")
-
-
-class DingtalkChannel(ChannelBase):
-    type: Literal["dingtalk"]
-    client_id: str | None = None
-    client_secret: str | None = None
-    robot_code: str | None = None
-    mode: Literal["stream", "http"] = "stream"
-    required_credentials: ClassVar[tuple[str, ...]] = ("client_id", "client_secret")
-
-
-ChannelConfig = Annotated[
-    PlaygroundChannel | WechatOAChannel | WecomChannel | DingtalkChannel,
-    Field(discriminator="type"),
-]
-
-
-class GroupConfig(Strict):
-    id: str
-    name: str
-    channel: str
-    webhook_key: str | None = None  # WeCom group robot
-    webhook_token: str | None = None  # DingTalk custom robot access_token
-    webhook_secret: str | None = None  # DingTalk robot signing secret
 
 
 class DigestConfig(Strict):

@@ -56,9 +56,7 @@ def _walk(node: yaml.Node, path: Path, doc: YamlDocument) -> None:
         for key_node, value_node in node.value:
             key = key_node.value
             if key in seen:
-                doc.problems.append(
-                    (key_node.start_mark.line + 1, path, f"duplicate key '{key}'")
-                )
+                doc.problems.append((key_node.start_mark.line + 1, path, f"duplicate key '{key}'"))
             seen.add(key)
             child = (*path, key)
             doc.lines[child] = key_node.start_mark.line + 1
