@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
+from datetime import timedelta
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/complaint-bot.db"
@@ -28,3 +30,23 @@ class Settings(BaseSettings):
     relay_interval: float = Field(1.0, validation_alias="RELAY_INTERVAL")
     tick_interval: float = Field(30.0, validation_alias="TICK_INTERVAL")
     migrate_on_start: bool = Field(True, validation_alias="MIGRATE_ON_START")
+    # Where platforms and people reach this service: links in cards, digest image URLs.
+    public_base_url: str = Field("http://127.0.0.1:8080", validation_alias="PUBLIC_BASE_URL")
+    # Signs customer page links, digest image links and console sessions. Set it in production;
+    # several workers must share one value. Empty: a random one per start (links die on restart).
+    secret_key: str = Field("", validation_alias="SECRET_KEY")
+    db_pool_size: int = Field(10, validation_alias="DB_POOL_SIZE")
+    workers: int = Field(1, validation_alias="WORKERS")
+    shutdown_grace: float = Field(10.0, validation_alias="SHUTDOWN_GRACE")
+    intake_idle_timeout: timedelta = Field(timedelta(minutes=30), validation_alias="INTAKE_IDLE_TIMEOUT")
+    # The playground's clock control moves time forward; only when every channel is the playground.
+    playground_clock: bool = Field(True, validation_alias="PLAYGROUND_CLOCK")
+
+    @field_validator("secret_key")
+    @classmethod
+    def _random_when_unset(cls, value: str) -> str:
+        return value or secrets.token_hex(32)
+
+    @property
+    def link_secret(self) -> str:
+        return self.secret_key

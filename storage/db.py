@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+import json
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def _json_text(value: Any) -> str:
+    """JSON with Chinese kept as is, so a text search over stored values finds 快递 on SQLite too."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _prepare_sqlite(engine: AsyncEngine, *, begin: str) -> None:
@@ -46,13 +52,13 @@ class Database:
             database = parsed.database or ""
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
-            self.write_engine = create_async_engine(url, echo=echo)
+            self.write_engine = create_async_engine(url, echo=echo, json_serializer=_json_text)
             _prepare_sqlite(self.write_engine, begin="BEGIN IMMEDIATE")
-            self.read_engine = create_async_engine(url, echo=echo)
+            self.read_engine = create_async_engine(url, echo=echo, json_serializer=_json_text)
             _prepare_sqlite(self.read_engine, begin="BEGIN")
         else:
             self.write_engine = create_async_engine(
-                url, echo=echo, pool_size=pool_size, pool_pre_ping=True
+                url, echo=echo, pool_size=pool_size, pool_pre_ping=True, json_serializer=_json_text
             )
             self.read_engine = self.write_engine
         self._write = async_sessionmaker(self.write_engine, expire_on_commit=False)

@@ -198,7 +198,11 @@ class OutboxMessage(Base):
     """Something to send, written in the same transaction as the change that caused it."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_due", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_outbox_status_due", "status", "due_at"),
+        # delivery: "is an earlier row of this target still pending?" (per-target order)
+        Index("ix_outbox_target_status_id", "target", "status", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(256), unique=True)
@@ -216,6 +220,11 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    # --- delivery (bot/delivery, migration 0004_delivery) ---
+    # What the platform answered that the service needs later (WeCom response_code, WeChat "via").
+    receipt: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument, nullable=True)
+    # Which relay holds the lease: an outcome is only recorded by the relay that still holds it.
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
 
 
 class Timer(Base):
@@ -236,8 +245,16 @@ class Timer(Base):
     step_id: Mapped[str] = mapped_column(String(64))
     level: Mapped[str] = mapped_column(String(16))  # warning, breached, escalated
     due_at: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, fired, cancelled
+    # pending, fired, cancelled; "failed" when firing raised `TimerTicker.max_attempts` times
+    status: Mapped[str] = mapped_column(String(16), default="pending")
     fired_at: Mapped[datetime | None]
+    # --- delivery (bot/delivery, migration 0004_delivery) ---
+    # Ticks whose fire() raised, and the last error, so a poison timer is visible and stops.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # While the step waits on the customer the clock stops: status "paused" and the time that was
+    # left (working time when a calendar is configured). 0002_core.
+    remaining_seconds: Mapped[float | None]
 
 
 class Conversation(Base):
@@ -265,3 +282,51 @@ class SurveyAnswer(Base):
     comment: Mapped[str | None] = mapped_column(Text)
     channel: Mapped[str] = mapped_column(String(64))
     answered_at: Mapped[datetime]
+
+
+# --- cards and digests (migration 0002_core) -------------------------------------------------------
+
+
+class CardMessage(Base):
+    """One card delivered to one person: how a click finds its task, and how the card is updated.
+
+    WeCom can only edit a sent card with the single-use ResponseCode of a click on it (valid 72 h),
+    so the newest code is kept here and marked used the moment an update is queued with it.
+    """
+
+    __tablename__ = "card_messages"
+    __table_args__ = (
+        UniqueConstraint("channel", "card_ref"),
+        Index("ix_card_messages_complaint_task", "complaint_id", "task_id"),
+        Index("ix_card_messages_person_updated", "person_id", "updated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(64))
+    card_ref: Mapped[str] = mapped_column(String(128))
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id", ondelete="CASCADE"))
+    task_id: Mapped[str] = mapped_column(String(160))
+    person_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # task, escalation
+    target: Mapped[str] = mapped_column(String(256))  # the outbox target it went to
+    settled: Mapped[bool] = mapped_column(Boolean, default=False)
+    version: Mapped[int] = mapped_column(Integer, default=1)  # bumped by every update
+    response_code: Mapped[str | None] = mapped_column(String(256))
+    response_code_expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class DigestRun(Base):
+    """A digest sent for one period: the unique key makes a second trigger send nothing."""
+
+    __tablename__ = "digest_runs"
+    __table_args__ = (UniqueConstraint("digest", "period"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(128))
+    period: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running, sent, failed
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -17,7 +17,7 @@ from bot.domain.directory import Department, Directory, Group, Person
 from bot.errors import ConfigError, ConfigProblem
 from bot.forms import FormDefinition, check_form, field_names
 from bot.rules import CompiledRule, compile_rules
-from bot.workflow import FlowDefinition, check_flow
+from bot.workflow import FlowDefinition, WorkingCalendar, check_flow
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class LoadedConfig:
     rules: tuple[CompiledRule, ...]
     digests: tuple[DigestConfig, ...]
     intake_flow: str
+    calendar: WorkingCalendar | None = None
 
     def form_of(self, flow_key: str) -> FormDefinition:
         return self.forms[self.flows[flow_key].form]
@@ -89,6 +90,9 @@ def load_config_text(
         rules=tuple(rules),
         digests=tuple(config.digests),
         intake_flow=config.intake.flow,
+        calendar=(
+            config.calendar.to_calendar(config.organization.timezone) if config.calendar else None
+        ),
     )
 
 
@@ -135,6 +139,7 @@ def build_directory(config: AppConfig) -> Directory:
             roles=tuple(p.roles),
             mobile=p.mobile,
             accounts=accounts,
+            works_in=p.works_in,
         )
     return Directory(
         people=people,

@@ -19,7 +19,7 @@ from bot.config.channels import (
 )
 from bot.forms import FormDefinition
 from bot.rules import RuleDefinition
-from bot.workflow import FlowDefinition
+from bot.workflow import CalendarConfig, FlowDefinition
 
 __all__ = [
     "AppConfig",
@@ -126,3 +126,5 @@ class AppConfig(Strict):
     rules: list[RuleDefinition] = []
     digests: list[DigestConfig] = []
     intake: IntakeConfig = IntakeConfig()
+    # Office hours that time limits count in; without it the clock runs 24x7.
+    calendar: CalendarConfig | None = None

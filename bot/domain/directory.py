@@ -15,6 +15,8 @@ class Person:
     mobile: str | None = None
     # platform -> that platform's user id, e.g. {"wecom": "ZhangSan", "dingtalk": "0101"}
     accounts: Mapping[str, str] = field(default_factory=dict)
+    # The platform this person works in when they have several (None: the first account).
+    works_in: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,1 +1,12 @@
-"""web."""
+"""HTTP surfaces besides platform callbacks: health, metrics, the REST API, playground and console."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+
+def routes_for(app: web.Application) -> list[web.RouteTableDef]:
+    """Every route table, registered explicitly at the composition root."""
+    from bot.web import api_read, health, metrics
+
+    return [health.routes, metrics.routes, api_read.routes]

@@ -1,0 +1,208 @@
+"""Build neutral cards from a complaint snapshot and what the viewer may do (pure)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import tzinfo
+
+from bot.cards.model import Card, CardAction, CardEvent, CardField, CardInput, CardOption, CardSelect
+from bot.domain.complaint import STATUS_TONES, ComplaintView, short_time
+
+# Button text and style per workflow action; the order here is the order on the card.
+ACTION_LABELS: dict[str, tuple[str, str]] = {
+    "accept": ("受理", "primary"),
+    "submit": ("提交", "primary"),
+    "approve": ("同意", "primary"),
+    "reject": ("驳回", "danger"),
+    "transfer": ("转派", "default"),
+    "remind": ("催办", "primary"),
+    "reassign": ("改派", "default"),
+    "take_over": ("接手", "default"),
+    "extend": ("延期", "default"),
+    "close": ("结案", "default"),
+    "reopen": ("重新打开", "default"),
+}
+
+# What the timeline says an action did, for the card's outcome line ("已由 张三 受理").
+ACTION_VERBS: dict[str, str] = {
+    "accept": "受理",
+    "submit": "提交",
+    "approve": "同意",
+    "reject": "驳回",
+    "transfer": "转派",
+    "remind": "催办",
+    "reassign": "改派",
+    "take_over": "接手",
+    "extend": "延期",
+    "close": "结案",
+    "reopen": "重新打开",
+    "comment": "评论",
+    "cancel": "撤销",
+}
+
+TIMELINE_LINES_ON_CARD = 4
+# Actions that choose a person; they read the assignee select.
+PERSON_CHOICE_ACTIONS = ("transfer", "reassign")
+
+
+def card_ref(channel: str, number: str, task_id: str, person: str) -> str:
+    """A stable id for one person's card of one task: WeCom-safe ([a-z0-9-], well under 128 bytes).
+
+    Stable, so re-sending the same card is recognised as a duplicate (WeCom 42014, DingTalk
+    outTrackId) instead of a second card.
+    """
+    digest = hashlib.sha256(f"{channel}\n{number}\n{task_id}\n{person}".encode()).hexdigest()
+    return f"cb-{digest[:32]}"
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """The parts of a flow step a card needs."""
+
+    id: str
+    name: str
+    read: Collection[str] | None  # field keys; None = every field
+    write: Sequence[tuple[str, str, bool]] = ()  # (key, label, required)
+
+
+@dataclass(frozen=True)
+class PersonOption:
+    id: str
+    name: str
+    department_name: str = ""
+
+
+def _fields(view: ComplaintView, step: StepInfo | None) -> tuple[CardField, ...]:
+    readable = None if step is None else step.read
+    out = [
+        CardField(v.label, v.text)
+        for v in view.values
+        if v.text and (readable is None or v.key in readable)
+    ]
+    if view.history_note:
+        out.append(CardField("客户历史", view.history_note))
+    return tuple(out)
+
+
+def _timeline(view: ComplaintView, tz: tzinfo) -> tuple[CardEvent, ...]:
+    lines = view.timeline[-TIMELINE_LINES_ON_CARD:]
+    return tuple(CardEvent(short_time(t.at, tz), f"{t.actor} {t.summary}") for t in lines)
+
+
+def _actions(actions: Sequence[str]) -> tuple[CardAction, ...]:
+    present = [a for a in ACTION_LABELS if a in actions]
+    return tuple(CardAction(a, *ACTION_LABELS[a]) for a in present)  # type: ignore[arg-type]
+
+
+def _controls(
+    actions: Sequence[str], step: StepInfo | None, people: Sequence[PersonOption], viewer: str
+) -> tuple[tuple[CardSelect, ...], tuple[CardInput, ...]]:
+    selects: list[CardSelect] = []
+    inputs: list[CardInput] = []
+    choosers = tuple(a for a in PERSON_CHOICE_ACTIONS if a in actions)
+    if choosers:
+        options = tuple(
+            CardOption(p.id, f"{p.name}（{p.department_name}）" if p.department_name else p.name)
+            for p in people
+            if p.id != viewer
+        )
+        selects.append(CardSelect("assignee", "转派给", options, for_actions=choosers))
+    if "submit" in actions and step is not None:
+        inputs.extend(
+            CardInput(key, label, required=required, for_actions=("submit",))
+            for key, label, required in step.write
+        )
+    if "reject" in actions:
+        inputs.append(CardInput("reason", "驳回理由", placeholder="请说明原因", for_actions=("reject",)))
+    if "extend" in actions:
+        inputs.append(
+            CardInput("extend_by", "延期时长", True, "例如 4h、1d", for_actions=("extend",))
+        )
+        inputs.append(CardInput("reason", "延期原因", True, for_actions=("extend",)))
+    return tuple(selects), tuple(inputs)
+
+
+def build_task_card(
+    view: ComplaintView,
+    *,
+    ref: str,
+    task_id: str,
+    step: StepInfo | None,
+    viewer: str,
+    actions: Sequence[str],
+    people: Sequence[PersonOption],
+    tz: tzinfo,
+    outcome: str | None = None,
+    notice: str | None = None,
+) -> Card:
+    """The card one person sees for one task; with an outcome it is settled (no controls)."""
+    selects, inputs = _controls(actions, step, people, viewer)
+    subtitle = f"当前步骤：{view.step_name or '—'} · 处理人：{view.assignee_name or '待认领'}"
+    card = Card(
+        ref=ref,
+        kind="task",
+        complaint_number=view.number,
+        title=f"投诉 {view.number}" + (f" · {view.type}" if view.type else ""),
+        badge=view.status_text,
+        badge_tone=STATUS_TONES.get(view.status, "info"),  # type: ignore[arg-type]
+        subtitle=subtitle,
+        fields=_fields(view, step),
+        timeline=_timeline(view, tz),
+        actions=_actions(actions),
+        selects=selects,
+        inputs=inputs,
+        notice=notice,
+        url=view.url,
+        meta={"task_id": task_id, "step_id": step.id if step else ""},
+    )
+    return card.settle(outcome) if outcome else card
+
+
+def build_escalation_card(
+    view: ComplaintView,
+    *,
+    ref: str,
+    task_id: str,
+    viewer: str,
+    actions: Sequence[str],
+    people: Sequence[PersonOption],
+    tz: tzinfo,
+    message: str,
+    outcome: str | None = None,
+    notice: str | None = None,
+) -> Card:
+    """What a supervisor gets when a step runs late: who holds it, how late, and what to do."""
+    selects, inputs = _controls(actions, None, people, viewer)
+    fields = [
+        CardField("当前步骤", view.step_name or "—"),
+        CardField("处理人", view.assignee_name or "待认领"),
+        CardField("处理部门", view.department_name or "—"),
+    ]
+    if view.overdue_by:
+        fields.append(CardField("超时", view.overdue_by))
+    fields.extend(CardField(v.label, v.text) for v in view.values if v.key in ("type", "description"))
+    card = Card(
+        ref=ref,
+        kind="escalation",
+        complaint_number=view.number,
+        title=f"超时升级 · 投诉 {view.number}",
+        badge="已超时",
+        badge_tone="danger",
+        subtitle=message,
+        fields=tuple(fields),
+        timeline=_timeline(view, tz),
+        actions=_actions(actions),
+        selects=selects,
+        inputs=inputs,
+        notice=notice,
+        url=view.url,
+        meta={"task_id": task_id, "step_id": view.step_id or ""},
+    )
+    return card.settle(outcome) if outcome else card
+
+
+def outcome_line(actor_name: str, action: str, at_text: str) -> str:
+    """已由 张三 受理 · 11-23 14:05"""
+    return f"已由 {actor_name} {ACTION_VERBS.get(action, action)} · {at_text}"

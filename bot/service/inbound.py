@@ -1,0 +1,121 @@
+"""feed_event: the single entry point for every platform delivery (webhooks and the DingTalk stream).
+
+One transaction holds the inbound-event record and everything the event changes. The record's
+unique (channel, dedupe key) turns a platform retry, sequential or concurrent, into a lookup of
+the reply the first delivery got: it changes nothing and sends nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.channels.base import CardClick, InboundEvent, InboundMessage, Reply
+from bot.service.outbox import queue_message
+from bot.service.runtime import Runtime
+from storage.models import InboundEvent as InboundRecord
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[AsyncSession, InboundEvent], Awaitable[str | None]]
+CUSTOMER_PLATFORMS = ("wechat_oa",)
+
+
+class InboundDispatcher:
+    """Dedupe, route to the customer intake or the staff desk, store the reply; all in one commit."""
+
+    def __init__(
+        self,
+        rt: Runtime,
+        *,
+        customer: Handler,
+        staff_message: Handler,
+        staff_click: Handler,
+        passive: Mapping[str, bool] | None = None,
+        on_outcome: Callable[[str, str], None] | None = None,
+    ):
+        self.rt = rt
+        self._customer = customer
+        self._staff_message = staff_message
+        self._staff_click = staff_click
+        # channel -> whether the platform shows a passive reply (else the reply goes via outbox)
+        self.passive: dict[str, bool] = dict(passive or {})
+        self._on_outcome = on_outcome or (lambda channel, outcome: None)
+
+    async def __call__(self, event: InboundEvent) -> Reply:
+        return await self.feed(event)
+
+    async def feed(self, event: InboundEvent) -> Reply:
+        """Handle one delivery; Reply(accepted=False) when it could not be stored (retry later)."""
+        try:
+            async with self.rt.db.write() as session:
+                first = await self._record(session, event)
+                if not first:
+                    stored = await session.scalar(
+                        select(InboundRecord.reply).where(
+                            InboundRecord.channel == event.channel,
+                            InboundRecord.dedupe_key == event.dedupe_key,
+                        )
+                    )
+                    self._on_outcome(event.channel, "duplicate")
+                    return Reply(text=stored)
+                text = await self._route(session, event)
+                await session.execute(
+                    InboundRecord.__table__.update()
+                    .where(InboundRecord.channel == event.channel)
+                    .where(InboundRecord.dedupe_key == event.dedupe_key)
+                    .values(reply=text)
+                )
+                if text and not self.passive.get(event.channel, False):
+                    await self._reply_later(session, event, text)
+                    text = None
+        except (OperationalError, DBAPIError, ConnectionError, OSError) as exc:
+            # The platform must retry: answering 200 would make it think we have it.
+            log.warning("inbound %s on %s not stored: %s", event.dedupe_key, event.channel,
+                        type(exc).__name__)
+            self._on_outcome(event.channel, "unavailable")
+            return Reply(accepted=False)
+        self._on_outcome(event.channel, "accepted")
+        return Reply(text=text)
+
+    async def _record(self, session: AsyncSession, event: InboundEvent) -> bool:
+        """Insert the delivery's record; False when this key was seen before."""
+        insert = postgresql.insert if self.rt.db.dialect == "postgresql" else sqlite.insert
+        stmt = (
+            insert(InboundRecord)
+            .values(
+                channel=event.channel,
+                dedupe_key=event.dedupe_key[:256],
+                received_at=self.rt.now(),
+            )
+            .on_conflict_do_nothing(index_elements=["channel", "dedupe_key"])
+            .returning(InboundRecord.id)
+        )
+        return (await session.execute(stmt)).scalar_one_or_none() is not None
+
+    async def _route(self, session: AsyncSession, event: InboundEvent) -> str | None:
+        if isinstance(event, CardClick):
+            return await self._staff_click(session, event)
+        platform = self.rt.routing.platform_of(event.channel)
+        if platform in CUSTOMER_PLATFORMS:
+            return await self._customer(session, event)
+        if platform == "playground" and self.rt.routing.person_for(event.channel, event.sender) is None:
+            return await self._customer(session, event)
+        return await self._staff_message(session, event)
+
+    async def _reply_later(self, session: AsyncSession, event: InboundMessage, text: str) -> None:
+        await queue_message(
+            session,
+            key=f"reply:{event.channel}:{event.dedupe_key}",
+            kind="text",
+            channel=event.channel,
+            target=f"user:{event.sender}",
+            payload={"text": text},
+            now=self.rt.now(),
+        )
+

@@ -1,0 +1,267 @@
+"""Customers in chat (WeChat OA, the playground): intake dialog, progress queries, survey answers.
+
+The dialog itself is pure (bot/conversation); this module loads and stores its state, turns
+intents into complaints and answers, and keeps the customer's profile so known details are not
+asked twice. Everything happens in the inbound event's transaction, so the passive reply is the
+one the first delivery computed.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.channels.base import InboundMessage
+from bot.conversation import (
+    CustomerInput,
+    DialogState,
+    DialogStateError,
+    ProgressQuery,
+    Submit,
+    parse_survey_answer,
+    step,
+    submitted_message,
+)
+from bot.domain.complaint import long_time, status_label
+from bot.errors import ActionRefused
+from bot.forms import FormContext
+from bot.service.complaints import ComplaintService, FormRejected, customer_profile
+from bot.service.sla import SlaService
+from bot.service.views import step_name, timeline_lines
+from bot.workflow.definition import ParallelStep, TaskStep
+from storage.models import Attachment, Complaint, Conversation, Customer
+
+log = logging.getLogger(__name__)
+
+MEDIA_KINDS = ("image", "voice", "video", "file")
+PROGRESS_LINES = 8
+
+
+class CustomerIntake:
+    def __init__(self, complaints: ComplaintService, sla: SlaService, *, idle_timeout: timedelta):
+        self.complaints = complaints
+        self.sla = sla
+        self.rt = complaints.rt
+        self.idle_timeout = idle_timeout
+
+    async def handle(self, session: AsyncSession, msg: InboundMessage) -> str | None:
+        """One customer message in; the reply text out (None: nothing to say)."""
+        now = self.rt.now()
+        if msg.kind in ("subscribe",):
+            return "您好，欢迎关注！如需投诉请回复“投诉”，查询进度请回复“进度”。"
+        if msg.kind == "unsubscribe":
+            return None
+        customer = await self._customer(session, msg)
+        conv = await self._conversation(session, msg)
+        doc: dict[str, Any] = dict(conv.state or {})
+        dialog = self._dialog(doc)
+        replies: list[str] = []
+
+        survey_number = doc.get("survey")
+        if survey_number and dialog is None and msg.kind == "text":
+            answer = parse_survey_answer(msg.text)
+            if answer is not None:
+                doc.pop("survey", None)
+                self._save(conv, doc, None, now)
+                return await self._answer_survey(session, survey_number, answer, msg.channel)
+
+        if dialog is None and await self._resume_paused(session, customer, msg):
+            return "已收到您补充的信息，我们会继续处理。"
+
+        form = self.rt.config.form_of(self.rt.config.intake_flow)
+        ctx = FormContext(now, self.rt.tz, customer_profile(customer), self.rt.config.directory)
+        turn = step(form, dialog, await self._input(session, msg), ctx,
+                    idle_timeout=self.idle_timeout)
+        replies.extend(turn.replies)
+        state = turn.state
+        if isinstance(turn.intent, Submit):
+            try:
+                number = await self._submit(session, customer, msg.channel, turn.intent)
+                replies.append(submitted_message(number, self._response_time()))
+            except FormRejected as exc:
+                # The dialog validated each answer; this is a form rule across fields.
+                replies.append(f"提交未成功：{exc}。请回复“修改”更正后再提交。")
+                state = dialog
+        elif isinstance(turn.intent, ProgressQuery):
+            replies.append(await self.progress(session, customer, turn.intent.number))
+        self._save(conv, doc, state, now)
+        return "\n\n".join(r for r in replies if r) or None
+
+    # --- pieces ------------------------------------------------------------------------------
+
+    async def _customer(self, session: AsyncSession, msg: InboundMessage) -> Customer:
+        customer = await session.scalar(
+            select(Customer).where(
+                Customer.channel == msg.channel, Customer.external_id == msg.sender
+            )
+        )
+        if customer is None:
+            now = self.rt.now()
+            customer = Customer(
+                channel=msg.channel, external_id=msg.sender, profile={}, created_at=now,
+                updated_at=now, name=msg.sender_name or None,
+            )
+            session.add(customer)
+            await session.flush()
+        return customer
+
+    async def _conversation(self, session: AsyncSession, msg: InboundMessage) -> Conversation:
+        row = await session.scalar(
+            select(Conversation).where(
+                Conversation.channel == msg.channel, Conversation.user_id == msg.sender
+            )
+        )
+        if row is None:
+            row = Conversation(channel=msg.channel, user_id=msg.sender, state={},
+                               updated_at=self.rt.now())
+            session.add(row)
+        return row
+
+    def _dialog(self, doc: dict[str, Any]) -> DialogState | None:
+        if not doc.get("dialog"):
+            return None
+        try:
+            return DialogState.from_dict(doc["dialog"])
+        except DialogStateError as exc:
+            log.warning("dropping unreadable dialog state: %s", exc)
+            return None
+
+    def _save(
+        self, conv: Conversation, doc: dict[str, Any], state: DialogState | None, now: Any
+    ) -> None:
+        doc["dialog"] = state.to_dict() if state is not None else None
+        conv.state = doc
+        conv.updated_at = now
+        conv.expires_at = now + self.idle_timeout if state is not None else None
+
+    async def _input(self, session: AsyncSession, msg: InboundMessage) -> CustomerInput:
+        attachment_id = None
+        if msg.kind in MEDIA_KINDS and msg.media_id:
+            attachment = Attachment(
+                channel=msg.channel,
+                media_id=msg.media_id,
+                kind=msg.kind,
+                meta={"recognition": msg.text} if msg.kind == "voice" and msg.text else {},
+                created_at=self.rt.now(),
+            )
+            session.add(attachment)
+            await session.flush()
+            attachment_id = str(attachment.id)
+        location = None
+        if msg.location is not None:
+            location = {"lat": msg.location.latitude, "lng": msg.location.longitude,
+                        "label": msg.location.label}
+        kind = msg.kind if msg.kind in ("text", "image", "voice", "video", "location", "file",
+                                        "click") else "text"
+        return CustomerInput(
+            kind=kind,  # type: ignore[arg-type]
+            text=msg.text if msg.kind != "voice" else "",
+            media_id=msg.media_id,
+            attachment_id=attachment_id,
+            location=location,
+            recognition=msg.text if msg.kind == "voice" else None,
+        )
+
+    async def _submit(
+        self, session: AsyncSession, customer: Customer, channel: str, intent: Submit
+    ) -> str:
+        lc = await self.complaints.create(
+            session, values=intent.values, channel=channel, actor="customer", customer=customer
+        )
+        ids = _attachment_ids(intent)
+        if ids:
+            for attachment in (
+                await session.scalars(select(Attachment).where(Attachment.id.in_(ids)))
+            ).all():
+                attachment.complaint_id = lc.complaint.id
+        values = lc.values
+        customer.name = str(values.get("customer_name") or customer.name or "") or None
+        customer.phone = str(values.get("phone") or customer.phone or "") or None
+        customer.customer_no = str(values.get("customer_no") or customer.customer_no or "") or None
+        customer.updated_at = self.rt.now()
+        return lc.number
+
+    def _response_time(self) -> timedelta | None:
+        """The first human step's time limit: what we promise the customer."""
+        flow = self.rt.config.flows[self.rt.config.intake_flow]
+        for s in flow.steps:
+            if isinstance(s, TaskStep | ParallelStep) and s.time_limit:
+                return s.durations()[0]
+        return None
+
+    async def progress(self, session: AsyncSession, customer: Customer, number: str | None) -> str:
+        """Open complaints with status and step, or one complaint's story in plain words."""
+        if number is not None:
+            complaint = await session.scalar(select(Complaint).where(Complaint.number == number))
+            if complaint is None or complaint.customer_id != customer.id:
+                return f"没有找到您的投诉 {number}，请核对编号。"
+            flow = self.rt.config.flows[complaint.flow]
+            lines = [f"投诉 {number}：{status_label(complaint.status)}"
+                     + (f"（{step_name(flow, complaint.current_step)}）"
+                        if complaint.current_step and complaint.status not in ("closed", "cancelled")
+                        else "")]
+            story = await timeline_lines(session, self.rt, complaint.id, customer_only=True)
+            for line in story[-PROGRESS_LINES:]:
+                who = "您" if line.actor == "客户" else ("客服" if line.actor == "系统" else line.actor)
+                lines.append(f"{long_time(line.at, self.rt.tz)[5:]} {who}{line.summary}")
+            return "\n".join(lines)
+        rows = await self.complaints.customer_complaints(session, customer.id, open_only=True)
+        if not rows:
+            return "您目前没有处理中的投诉。如需投诉，请回复“投诉”。"
+        lines = [f"您有 {len(rows)} 件处理中的投诉："]
+        for c in rows[:10]:
+            flow = self.rt.config.flows[c.flow]
+            where = step_name(flow, c.current_step) or ""
+            lines.append(f"{c.number} {c.type or ''} · {status_label(c.status)}"
+                         + (f"（{where}）" if where else ""))
+        lines.append("发送编号可查看详细进展。")
+        return "\n".join(lines)
+
+    async def _answer_survey(
+        self, session: AsyncSession, number: str, answer: tuple[int, str], channel: str
+    ) -> str:
+        from bot.service.survey import SURVEY_THANKS, stars
+
+        score, comment = answer
+        try:
+            await self.complaints.answer_survey(
+                session, number, score=score, comment=comment or None, channel=channel
+            )
+        except ActionRefused as exc:
+            return exc.reason
+        return SURVEY_THANKS.format(stars=stars(score))
+
+    async def _resume_paused(
+        self, session: AsyncSession, customer: Customer, msg: InboundMessage
+    ) -> bool:
+        """A customer answering while we wait on them: their message is added and the clock runs."""
+        from storage.models import Timer
+
+        paused = await session.scalar(
+            select(Complaint.number)
+            .join(Timer, Timer.complaint_id == Complaint.id)
+            .where(Complaint.customer_id == customer.id, Timer.status == "paused")
+            .limit(1)
+        )
+        if paused is None or msg.kind != "text" or not msg.text.strip():
+            return False
+        await self.complaints.comment(session, paused, actor="customer", text=msg.text.strip())
+        await self.sla.resume(session, paused, actor="customer")
+        return True
+
+
+def _attachment_ids(intent: Submit) -> list[int]:
+    ids: list[int] = []
+    refs = list(intent.attachments)
+    for value in intent.values.values():
+        items = value if isinstance(value, list) else [value]
+        refs.extend(v for v in items if isinstance(v, dict))
+    for ref in refs:
+        raw = ref.get("attachment_id")
+        if raw and str(raw).isdigit():
+            ids.append(int(raw))
+    return ids

@@ -1,0 +1,330 @@
+"""Employees in WeCom, DingTalk and the playground: card clicks, chat commands and comments."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.cards.build import ACTION_LABELS, ACTION_VERBS
+from bot.cards.model import card_as_text
+from bot.channels.base import CardClick, InboundMessage
+from bot.errors import ActionRefused, NotFound
+from bot.expr import parse_duration
+from bot.forms import FormContext, dump_values, load_values, parse_answer
+from bot.service.complaints import ComplaintService
+from bot.service.loaded import LoadedComplaint, load_complaint
+from bot.service.sla import SlaService
+from bot.workflow import Action, ActionKind, available_actions
+from storage.models import CardMessage, Complaint, Conversation, WorkflowTask
+
+log = logging.getLogger(__name__)
+
+NUMBER = r"[A-Z]{1,6}\d{8}-\d{4,}"
+VERB_ACTIONS = {verb: action for action, verb in ACTION_VERBS.items()}
+VERB_ACTIONS.update({label: action for action, (label, _style) in ACTION_LABELS.items()})
+COMMAND = re.compile(rf"^\s*(?P<verb>{'|'.join(sorted(VERB_ACTIONS, key=len, reverse=True))})"
+                     rf"\s*(?P<number>{NUMBER})?\s*(?P<rest>.*)$", re.S)
+QUERY = re.compile(rf"^\s*(查询|查看)\s*(?P<number>{NUMBER})\s*$")
+TODO = re.compile(r"^\s*(我的待办|待办|我的任务)\s*$")
+TO_CUSTOMER = re.compile(r"^\s*(回复客户|回复)[:：]\s*(?P<text>.+)$", re.S)
+FIELD_LINE = re.compile(r"^\s*(?P<name>[^:：\n]{1,20})[:：]\s*(?P<value>.+)$", re.S)
+
+UNKNOWN_PERSON = "您还不在投诉处理人员名单中，请联系管理员把您的账号加入配置。"
+HELP = ("可以这样使用：\n我的待办 —— 查看待处理的投诉\n查询 TS20261123-0001 —— 查看一件投诉\n"
+        "解决方案：…… —— 填写当前步骤的字段，点“提交”时一起提交\n回复客户：…… —— 给客户发消息\n"
+        "其他文字会作为评论记在最近一张卡片的投诉上。")
+
+
+class StaffDesk:
+    def __init__(self, complaints: ComplaintService, sla: SlaService):
+        self.complaints = complaints
+        self.sla = sla
+        self.rt = complaints.rt
+
+    # --- card clicks -------------------------------------------------------------------------
+
+    async def click(self, session: AsyncSession, click: CardClick) -> str | None:
+        record = await session.scalar(
+            select(CardMessage).where(
+                CardMessage.channel == click.channel, CardMessage.card_ref == click.card_ref
+            )
+        )
+        if record is None:
+            log.warning("click on unknown card %s on %s", click.card_ref, click.channel)
+            return None
+        now = self.rt.now()
+        self.complaints.cards.keep_response_code(record, click.response_code, now)
+        person = self.rt.routing.person_for(click.channel, click.sender)
+        complaint = await session.get(Complaint, record.complaint_id)
+        assert complaint is not None
+        if person != record.person_id:
+            await self._refuse(session, complaint.number, record, "这张卡片不是发给您的", now)
+            return None
+        try:
+            action = await self._action_from_click(session, record, complaint.number, click, now)
+            await self.complaints.act(session, complaint.number, action, now=now,
+                                      before_finish=self._forget_drafts(session, click, record))
+        except ActionRefused as exc:
+            await self._refuse(session, complaint.number, record, exc.reason, now)
+        return None
+
+    def _forget_drafts(self, session: AsyncSession, click: CardClick, record: CardMessage) -> Any:
+        async def hook(change: Any) -> None:
+            if click.action == "submit":
+                await self._set_drafts(session, click.channel, click.sender, change.lc.number, None)
+        return hook
+
+    async def _refuse(
+        self, session: AsyncSession, number: str, record: CardMessage, reason: str, now: datetime
+    ) -> None:
+        """Say why on the clicked card; nothing else changes."""
+        lc = await load_complaint(session, self.rt, number=number)
+        await self.complaints.cards.update(session, lc, record, now=now, notice=reason)
+
+    async def _action_from_click(
+        self, session: AsyncSession, record: CardMessage, number: str, click: CardClick,
+        now: datetime,
+    ) -> Action:
+        kind = _action_kind(click.action)
+        target = next(iter(click.selections.get("assignee", ())), None)
+        department = next(iter(click.selections.get("department", ())), None)
+        values: dict[str, Any] = {}
+        text = (click.inputs.get("reason") or click.inputs.get("comment") or "").strip()
+        extend_by = None
+        if kind == ActionKind.EXTEND:
+            raw = click.inputs.get("extend_by", "").strip() or "4h"
+            try:
+                extend_by = parse_duration(raw)
+            except ValueError:
+                raise ActionRefused(f"延期时长“{raw}”看不懂，请写成 4h、1d 这样") from None
+        if kind == ActionKind.SUBMIT:
+            lc = await load_complaint(session, self.rt, number=number)
+            drafts = await self._drafts(session, click.channel, click.sender, number, lc)
+            inputs = {k: v for k, v in click.inputs.items() if k not in ("reason", "comment")}
+            values = {**drafts, **self._parse_fields(lc, inputs, now)}
+        if kind in (ActionKind.TRANSFER, ActionKind.REASSIGN) and not target:
+            raise ActionRefused("请先选择要转派给谁")
+        return Action(
+            kind=kind,
+            actor=record.person_id,
+            task_id=record.task_id,
+            target=department if kind == ActionKind.ASSIGN_DEPARTMENT else target,
+            values=values,
+            text=text,
+            extend_by=extend_by,
+        )
+
+    def _parse_fields(self, lc: LoadedComplaint, raw: Mapping[str, str], now: datetime) -> dict[str, Any]:
+        ctx = FormContext(now, self.rt.tz, directory=self.rt.config.directory)
+        out: dict[str, Any] = {}
+        for name, text in raw.items():
+            if not str(text).strip():
+                continue
+            field = lc.form.field(name)
+            if field is None:
+                continue
+            value, problem = parse_answer(lc.form, field.key, text, ctx)
+            if problem is not None:
+                raise ActionRefused(f"{problem.label}：{problem.message}")
+            out[field.key] = value
+        return out
+
+    # --- drafts: field values typed in chat for the next 提交 ----------------------------------
+
+    async def _conversation(self, session: AsyncSession, channel: str, user: str) -> Conversation:
+        row = await session.scalar(
+            select(Conversation).where(Conversation.channel == channel, Conversation.user_id == user)
+        )
+        if row is None:
+            row = Conversation(channel=channel, user_id=user, state={}, updated_at=self.rt.now())
+            session.add(row)
+        return row
+
+    async def _drafts(
+        self, session: AsyncSession, channel: str, user: str, number: str, lc: LoadedComplaint
+    ) -> dict[str, Any]:
+        row = await self._conversation(session, channel, user)
+        stored = (row.state or {}).get("drafts", {}).get(number, {})
+        return load_values(lc.form, stored)
+
+    async def _set_drafts(
+        self, session: AsyncSession, channel: str, user: str, number: str, values: dict | None
+    ) -> None:
+        row = await self._conversation(session, channel, user)
+        drafts = dict((row.state or {}).get("drafts", {}))
+        if values:
+            drafts[number] = values
+        else:
+            drafts.pop(number, None)
+        row.state = {**(row.state or {}), "drafts": drafts}
+        row.updated_at = self.rt.now()
+
+    # --- chat messages -----------------------------------------------------------------------
+
+    async def message(self, session: AsyncSession, msg: InboundMessage) -> str | None:
+        person = self.rt.routing.person_for(msg.channel, msg.sender)
+        if person is None:
+            return UNKNOWN_PERSON
+        text = msg.text.strip()
+        if msg.kind != "text" or not text:
+            return "目前只能处理文字消息。" + "\n" + HELP
+        if text in ("帮助", "help", "?", "？"):
+            return HELP
+        if TODO.match(text):
+            return await self._todo(session, person)
+        if m := QUERY.match(text):
+            return await self._query(session, person, m["number"])
+        if m := COMMAND.match(text):
+            if m["number"] or m["verb"] in ("评论",):
+                return await self._command(session, msg, person, m)
+        latest = await self._latest_card(session, person)
+        if latest is None:
+            return "您目前没有待处理的投诉卡片。" + "\n" + HELP
+        complaint = await session.get(Complaint, latest.complaint_id)
+        assert complaint is not None
+        if m := TO_CUSTOMER.match(text):
+            await self.complaints.comment(session, complaint.number, actor=f"person:{person}",
+                                          text=m["text"].strip(), to_customer=True)
+            return f"已回复客户（投诉 {complaint.number}）。"
+        if m := FIELD_LINE.match(text):
+            saved = await self._draft_field(session, msg, person, complaint.number, m)
+            if saved:
+                return saved
+        await self.complaints.comment(session, complaint.number, actor=f"person:{person}", text=text)
+        return f"已记为投诉 {complaint.number} 的评论。"
+
+    async def _draft_field(
+        self, session: AsyncSession, msg: InboundMessage, person: str, number: str, m: re.Match
+    ) -> str | None:
+        lc = await load_complaint(session, self.rt, number=number)
+        field = lc.form.field(m["name"].strip())
+        if field is None:
+            return None
+        writable = {
+            lc.form.field(n).key if lc.form.field(n) else n
+            for t in lc.state.tasks if t.may_take(person)
+            for n in getattr(lc.flow.step(t.step_id), "write", [])
+        }
+        if field.key not in writable:
+            return f"当前步骤不能由您填写“{field.label}”。"
+        value, problem = parse_answer(lc.form, field.key, m["value"].strip(), FormContext(
+            self.rt.now(), self.rt.tz, directory=self.rt.config.directory))
+        if problem is not None:
+            return f"{problem.label}：{problem.message}"
+        drafts = await self._drafts(session, msg.channel, msg.sender, number, lc)
+        drafts[field.key] = value
+        await self._set_drafts(session, msg.channel, msg.sender, number, dump_values(lc.form, drafts))
+        return f"已记下“{field.label}”，点卡片上的“提交”时一起提交（投诉 {number}）。"
+
+    async def _command(
+        self, session: AsyncSession, msg: InboundMessage, person: str, m: re.Match
+    ) -> str:
+        action_name = VERB_ACTIONS[m["verb"]]
+        rest = (m["rest"] or "").strip()
+        number = m["number"]
+        if number is None:
+            latest = await self._latest_card(session, person)
+            if latest is None:
+                return "请写上投诉编号，例如：评论 TS20261123-0001 已联系客户"
+            number = (await session.get(Complaint, latest.complaint_id)).number  # type: ignore[union-attr]
+        if action_name == "comment":
+            await self.complaints.comment(session, number, actor=f"person:{person}", text=rest)
+            return f"已记为投诉 {number} 的评论。"
+        try:
+            lc = await load_complaint(session, self.rt, number=number)
+        except NotFound as exc:
+            return str(exc)
+        kind = _action_kind(action_name)
+        ctx = lc.flow_context(self.rt, self.rt.now())
+        options = available_actions(lc.flow, lc.state, person, ctx)
+        task_id = next((t for t, acts in options.items() if kind in acts), None)
+        if task_id is None and lc.state.tasks:
+            task_id = lc.state.tasks[0].task_id
+        target, extend_by, values = None, None, {}
+        if kind in (ActionKind.TRANSFER, ActionKind.REASSIGN):
+            target = self._person_named(rest)
+            if target is None:
+                return f"没有找到“{rest}”，请写同事的姓名，例如：转派 {number} 李四"
+        if kind == ActionKind.EXTEND:
+            duration, _, rest = rest.partition(" ")
+            try:
+                extend_by = parse_duration(duration or "4h")
+            except ValueError:
+                return "延期时长请写成 4h、1d 这样，例如：延期 TS20261123-0001 4h 等待配件"
+        if kind == ActionKind.SUBMIT:
+            values = await self._drafts(session, msg.channel, msg.sender, number, lc)
+        try:
+            await self.complaints.act(
+                session, number,
+                Action(kind, person, task_id=task_id, target=target, values=values, text=rest,
+                       extend_by=extend_by),
+            )
+        except ActionRefused as exc:
+            return f"未能{ACTION_VERBS.get(action_name, action_name)}：{exc.reason}"
+        if kind == ActionKind.SUBMIT:
+            await self._set_drafts(session, msg.channel, msg.sender, number, None)
+        return f"已{ACTION_VERBS.get(action_name, action_name)}投诉 {number}。"
+
+    def _person_named(self, text: str) -> str | None:
+        words = text.split()
+        if not words:
+            return None
+        for person in self.rt.config.directory.people.values():
+            if words[0] in (person.name, person.id):
+                return person.id
+        return None
+
+    async def _latest_card(self, session: AsyncSession, person: str) -> CardMessage | None:
+        return await session.scalar(
+            select(CardMessage)
+            .where(CardMessage.person_id == person)
+            .order_by(CardMessage.updated_at.desc(), CardMessage.id.desc())
+            .limit(1)
+        )
+
+    async def _todo(self, session: AsyncSession, person: str) -> str:
+        rows = (
+            await session.execute(
+                select(Complaint.number, WorkflowTask.task_key)
+                .join(Complaint, Complaint.id == WorkflowTask.complaint_id)
+                .where(WorkflowTask.assignee == person, WorkflowTask.state.in_(("open", "accepted")))
+                .order_by(Complaint.created_at)
+            )
+        ).all()
+        if not rows:
+            return "您目前没有待办投诉。"
+        now = self.rt.now()
+        for number, task_key in rows:
+            lc = await load_complaint(session, self.rt, number=number)
+            await self.complaints.cards.send(session, lc, task_key.rpartition("/")[0], person, now=now)
+        numbers = "、".join(dict.fromkeys(n for n, _ in rows))
+        return f"您有 {len(set(n for n, _ in rows))} 件待办：{numbers}，卡片已发给您。"
+
+    async def _query(self, session: AsyncSession, person: str, number: str) -> str:
+        try:
+            lc = await load_complaint(session, self.rt, number=number)
+        except NotFound as exc:
+            return str(exc)
+        now = self.rt.now()
+        mine = [t.task_id for t in lc.state.tasks if t.may_take(person)]
+        if mine:
+            await self.complaints.cards.send(session, lc, mine[0], person, now=now)
+            return f"投诉 {number} 的卡片已发给您。"
+        card = await self.complaints.cards.build_card(
+            session, lc, ref="query", task_id=lc.state.tasks[0].task_id if lc.state.tasks else "-",
+            person=person, kind="task", now=now,
+        )
+        return card_as_text(card.settle(card.outcome or "（您不是当前处理人，仅供查看）"))
+
+
+def _action_kind(name: str) -> ActionKind:
+    try:
+        return ActionKind(name)
+    except ValueError:
+        raise ActionRefused(f"不认识的操作“{name}”") from None

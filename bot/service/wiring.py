@@ -1,0 +1,134 @@
+"""The running service: the domain service, the inbound dispatcher and the background loops.
+
+Built once by bot/app.py (or by a test) from settings, config, database and adapters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.channels.base import ChannelAdapter
+from bot.config.loader import LoadedConfig
+from bot.delivery.metrics import Metrics
+from bot.delivery.pacing import LocalPacer, RedisPacer
+from bot.delivery.relay import OutboxRelay
+from bot.delivery.timers import TimerTicker
+from bot.service.clock import Clock
+from bot.service.complaints import ComplaintService
+from bot.service.delivery_hooks import record_delivery_outcomes
+from bot.service.inbound import InboundDispatcher
+from bot.service.intake import CustomerIntake
+from bot.service.runtime import Runtime, build_runtime
+from bot.service.sla import SlaService
+from bot.service.staff_desk import StaffDesk
+from bot.settings import Settings
+from storage.db import Database
+from storage.models import Timer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Service:
+    rt: Runtime
+    complaints: ComplaintService
+    sla: SlaService
+    intake: CustomerIntake
+    staff: StaffDesk
+    dispatcher: InboundDispatcher
+    relay: OutboxRelay
+    ticker: TimerTicker
+    adapters: Mapping[str, ChannelAdapter]
+    settings: Settings
+    metrics: Metrics
+    playground_only: bool = False
+    scheduler: Any = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    async def fire_timer(self, session: AsyncSession, timer: Timer) -> None:
+        await self.sla.fire(session, timer)
+
+    async def start_background(self) -> list[asyncio.Task[Any]]:
+        """Start the outbox relay loop and the ticker (APScheduler only says "tick")."""
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+        await self.ticker.catch_up()
+        self.scheduler = AsyncIOScheduler(timezone=str(self.rt.tz))
+        self.ticker.schedule(self.scheduler, self.settings.tick_interval)
+        for hook in self.extras.get("scheduled", ()):
+            hook(self.scheduler)
+        self.scheduler.start()
+        return [asyncio.create_task(self.relay.run(), name="outbox-relay")]
+
+    async def stop_background(self, tasks: list[asyncio.Task[Any]]) -> None:
+        """Graceful: stop ticking and claiming; rows in hand finish or go back to the queue."""
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+            self.scheduler = None
+        await self.relay.stop(grace=self.settings.shutdown_grace)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+
+
+def build_service(
+    settings: Settings,
+    config: LoadedConfig,
+    db: Database,
+    adapters: Mapping[str, ChannelAdapter],
+    *,
+    clock: Clock,
+    redis: Any = None,
+    metrics: Metrics | None = None,
+) -> Service:
+    metrics = metrics or Metrics()
+    rt = build_runtime(
+        config,
+        db,
+        enabled_channels=list(adapters),
+        clock=clock,
+        public_base_url=settings.public_base_url,
+        link_secret=settings.link_secret.encode(),
+    )
+    complaints = ComplaintService(rt)
+    sla = SlaService(complaints)
+    intake = CustomerIntake(complaints, sla, idle_timeout=settings.intake_idle_timeout)
+    staff = StaffDesk(complaints, sla)
+    dispatcher = InboundDispatcher(
+        rt,
+        customer=intake.handle,
+        staff_message=staff.message,
+        staff_click=staff.click,
+        passive={name: a.passive_replies for name, a in adapters.items()},
+        on_outcome=lambda channel, outcome: metrics.callbacks.labels(channel, outcome).inc(),
+    )
+    pacer = (
+        RedisPacer(redis, clock=_seconds(clock), fallback_divisor=settings.workers)
+        if redis is not None
+        else LocalPacer(clock=_seconds(clock))
+    )
+    relay = OutboxRelay(
+        db, adapters, pacer, idle=settings.relay_interval, clock=clock.now, metrics=metrics
+    )
+    record_delivery_outcomes(relay, rt)
+    ticker = TimerTicker(db, clock=clock.now, metrics=metrics)
+    service = Service(
+        rt=rt, complaints=complaints, sla=sla, intake=intake, staff=staff, dispatcher=dispatcher,
+        relay=relay, ticker=ticker, adapters=adapters, settings=settings, metrics=metrics,
+    )
+    ticker.fire = service.fire_timer
+    return service
+
+
+def _seconds(clock: Clock) -> Any:
+    return lambda: clock.now().timestamp()
