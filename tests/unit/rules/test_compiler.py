@@ -41,7 +41,7 @@ def test_the_example_config_rules_compile(directory: Any) -> None:
     assert problems == []
     assert [r.name for r in rules] == [r["name"] for r in data["rules"]]
     by_name = {r.name: r for r in rules}
-    assert by_name["提交方案后状态改为处理中"].actions == (SetFieldAction("status", "处理中"),)
+    assert by_name["提交方案后状态改为处理中"].actions == (SetFieldAction("current_status", "处理中"),)
     threshold = by_name["产品质量投诉集中预警"].threshold
     assert threshold is not None
     assert (threshold.count, threshold.within, threshold.group_by) == (
