@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 # How a closed task's outcome reads on its cards: the action that closed it.
 OUTCOME_ACTIONS = {"done": "submit", "approved": "approve", "rejected": "reject"}
+DEFAULT_REASONS = frozenset({"转交", "改派", "接手", "转部门"})
 # Rules may change fields that fire rules again; stop after this many rounds.
 MAX_RULE_ROUNDS = 3
 
@@ -152,8 +153,10 @@ class ComplaintChange:
         elif isinstance(e, fx.AssigneeChanged):
             c.reassigned = (c.reassigned or 0) + 1
             target = self.name(e.new) if e.new else "部门待认领"
-            self.note("assigned", f"将任务转派给 {target}" + (f"（{e.reason}）" if e.reason else ""),
-                      actor=f"person:{e.by}" if e.by else "system")
+            # The engine names the action when nobody gave a reason; only real reasons are shown.
+            reason = "" if e.reason in DEFAULT_REASONS or e.reason.startswith("rule:") else e.reason
+            self.note("assigned", f"将任务转派给 {target}" + (f"（{reason}）" if reason else ""),
+                      actor=f"person:{e.by}" if e.by and e.by != "system" else e.reason or "system")
             if e.previous:
                 line = f"已转派给 {target} · {self._when()}"
                 self.pending.outcomes.setdefault(e.task_id, {})[e.previous] = line

@@ -1,0 +1,251 @@
+"""WeCom end to end: the core sends cards, encrypted clicks drive the flow, every card updates once.
+
+The whole service runs (create_app with the WeCom channel on, pointed at the fake WeCom); the
+relay is driven by hand so each step's deliveries can be looked at. Both databases.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from sqlalchemy import select
+
+from bot.app import create_app
+from bot.appkeys import SERVICE
+from bot.config.loader import load_config_text
+from bot.service.wiring import Service
+from bot.settings import Settings
+from storage.db import Database
+from storage.models import Complaint, TimelineEntry
+from tests.fakes.clock import FakeClock
+from tests.fakes.configs import staff_in
+from tests.fakes.wecom_client import WecomCallbacks
+from tests.fakes.wecom_server import FakeWecom
+from tests.integration.channels.wecom.conftest import AES_KEY, CALLBACK_TOKEN, CHANNEL
+
+QUALITY = {
+    "客户姓名": "王小明",
+    "联系电话": "13912345678",
+    "投诉类型": "产品质量",
+    "问题描述": "收到的保温杯有裂缝，一倒水就漏",
+    "订单号": "202611230001",
+}
+
+
+class ClockView:
+    """The service's clock reading the test's FakeClock, so signatures and timers agree."""
+
+    def __init__(self, clock: FakeClock):
+        self.clock = clock
+
+    def now(self) -> datetime:
+        return self.clock.now
+
+
+@dataclass
+class Desk:
+    client: TestClient
+    service: Service
+    fake: FakeWecom
+    clock: FakeClock
+    wecom: WecomCallbacks
+
+    @property
+    def url(self) -> str:
+        return str(self.client.make_url(f"/callbacks/wecom/{CHANNEL}"))
+
+    async def deliver(self) -> int:
+        """Run the outbox relay until nothing is due."""
+        total = 0
+        while sent := await self.service.relay.run_once():
+            total += sent
+        return total
+
+    def cards_of(self, user: str) -> dict[str, Any]:
+        """task_id -> the card as `user` sees it now."""
+        return {task: record.current for (u, task), record in self.fake.cards.items() if u == user}
+
+    def only_card(self, user: str, *, actionable: bool = True) -> tuple[str, dict[str, Any]]:
+        cards = [
+            (task, card)
+            for task, card in self.cards_of(user).items()
+            if not actionable or card.get("card_type") != "text_notice"
+        ]
+        assert len(cards) == 1, cards
+        return cards[0]
+
+    async def click(
+        self, user: str, task_id: str, action: str, selections: dict[str, list[str]] | None = None
+    ) -> int:
+        code = self.fake.click_code(user, task_id)
+        xml = self.wecom.card_click(user, task_id, f"act:{action}", code, selections=selections)
+        status, _body = await self.wecom.post(self.client.session, self.url, xml)
+        return status
+
+    async def say(self, user: str, text: str) -> str:
+        status, body = await self.wecom.post(
+            self.client.session, self.url, self.wecom.text(user, text)
+        )
+        assert status == 200
+        return self.wecom.open_reply(body).get("Content", "") if body != "success" else ""
+
+    async def timeline(self, number: str) -> list[tuple[str, str]]:
+        async with self.service.rt.db.read() as s:
+            complaint = await s.scalar(select(Complaint).where(Complaint.number == number))
+            rows = await s.scalars(
+                select(TimelineEntry)
+                .where(TimelineEntry.complaint_id == complaint.id)
+                .order_by(TimelineEntry.id)
+            )
+            return [(r.actor, r.summary) for r in rows]
+
+    async def complaint(self, number: str) -> Complaint:
+        async with self.service.rt.db.read() as s:
+            return await s.scalar(select(Complaint).where(Complaint.number == number))
+
+    def updates_of(self, user: str, task_id: str) -> int:
+        return len(self.fake.card(user, task_id).updates)
+
+
+@pytest.fixture
+async def desk(
+    aiohttp_client, db: Database, tmp_path: Path, fake: FakeWecom, clock: FakeClock
+) -> Desk:
+    text = staff_in("wecom", api_bases={CHANNEL: fake.base_url}, third_signer=True)
+    config = load_config_text(
+        text,
+        environ={
+            "WECOM_CORP_ID": fake.corp_id,
+            "WECOM_AGENT_ID": str(fake.agent_id),
+            "WECOM_SECRET": fake.secret,
+            "WECOM_TOKEN": CALLBACK_TOKEN,
+            "WECOM_AES_KEY": AES_KEY,
+        },
+    )
+    settings = Settings(
+        DATABASE_URL=db.url, DATA_DIR=tmp_path, SECRET_KEY="test", PUBLIC_BASE_URL="https://bot.example.com"
+    )
+    app = create_app(settings, config, clock=ClockView(clock), background=False)
+    client = await aiohttp_client(app)
+    wecom = WecomCallbacks(
+        corp_id=fake.corp_id, token=CALLBACK_TOKEN, encoding_aes_key=AES_KEY,
+        agent_id=fake.agent_id, clock=clock,
+    )
+    return Desk(client, app[SERVICE], fake, clock, wecom)
+
+
+async def _new_complaint(desk: Desk, values: dict[str, str] = QUALITY) -> str:
+    async with desk.service.rt.db.write() as s:
+        lc = await desk.service.complaints.create(s, values=values, channel="playground", actor="customer")
+    await desk.deliver()
+    return lc.number
+
+
+async def test_a_complaint_is_worked_from_cards_to_the_end(desk: Desk):
+    number = await _new_complaint(desk)
+    # The shared 客服 queue: both 张三 and 小美 get the card.
+    task, card = desk.only_card("XiaoMei")
+    assert number in card["main_title"]["title"]
+    zs_task, _ = desk.only_card("ZhangSan")
+
+    assert await desk.click("XiaoMei", task, "accept") == 200
+    await desk.deliver()
+    # 张三's copy now says who took it, and offers nothing.
+    assert desk.cards_of("ZhangSan")[zs_task]["card_type"] == "text_notice"
+    assert "已由 小美 受理" in str(desk.cards_of("ZhangSan")[zs_task])
+    assert desk.updates_of("XiaoMei", task) == 1 and desk.updates_of("ZhangSan", zs_task) == 1
+
+    # Transfer to 张三, who submits; 产品质量 goes to 产品部 (李四).
+    assert await desk.click("XiaoMei", task, "transfer", {"assignee": ["zhangsan"]}) == 200
+    await desk.deliver()
+    assert "已转派给 张三" in str(desk.cards_of("XiaoMei")[task])
+    zs_task, _ = desk.only_card("ZhangSan")
+    # A transferred task is offered anew: 张三 accepts before he can submit.
+    assert await desk.click("ZhangSan", zs_task, "accept") == 200
+    await desk.deliver()
+    assert await desk.click("ZhangSan", zs_task, "submit") == 200
+    await desk.deliver()
+    assert (await desk.complaint(number)).department == "product"
+
+    handle, _ = desk.only_card("LiSi")
+    await desk.click("LiSi", handle, "accept")
+    await desk.deliver()
+    # WeCom cards have no text box: fields are typed in chat, then 提交 sends them.
+    assert "已记下" in await desk.say("LiSi", "解决方案：补发新杯")
+    assert "已记下" in await desk.say("LiSi", "赔偿金额：200")
+    await desk.click("LiSi", handle, "submit")
+    await desk.deliver()
+    complaint = await desk.complaint(number)
+    assert complaint.current_step == "followup" and complaint.status == "resolved"
+    assert complaint.values["solution"] == "补发新杯"
+
+    followup, _ = desk.only_card("ZhangSan")
+    await desk.click("ZhangSan", followup, "accept")
+    await desk.deliver()
+    await desk.click("ZhangSan", followup, "submit")
+    await desk.deliver()
+    assert (await desk.complaint(number)).status == "closed"
+    story = await desk.timeline(number)
+    assert ("person:xiaomei", "受理了「客服受理」") in story
+    assert ("person:xiaomei", "将任务转派给 张三") in story
+    assert ("person:lisi", "填写了 解决方案、赔偿金额") in story
+
+
+async def test_double_click_retry_and_stale_card_change_nothing(desk: Desk):
+    number = await _new_complaint(desk)
+    task, _ = desk.only_card("XiaoMei")
+    zs_task, _ = desk.only_card("ZhangSan")
+    code = desk.fake.click_code("XiaoMei", task)
+    xml = desk.wecom.card_click("XiaoMei", task, "act:accept", code)
+    # WeCom retries the very same event: one acceptance.
+    for _ in range(3):
+        status, _ = await desk.wecom.post(desk.client.session, desk.url, xml)
+        assert status == 200
+    await desk.deliver()
+    story = await desk.timeline(number)
+    assert story.count(("person:xiaomei", "受理了「客服受理」")) == 1
+    assert desk.updates_of("XiaoMei", task) == 1
+
+    # 张三 clicks his stale copy (a new click, a new code): refused, his card says why.
+    await desk.click("ZhangSan", zs_task, "accept")
+    await desk.deliver()
+    assert (await desk.timeline(number)) == story
+    assert "已由 小美 受理" in str(desk.cards_of("ZhangSan")[zs_task])
+
+
+async def test_three_approvers_one_rejects_back_to_department(desk: Desk):
+    number = await _new_complaint(desk)
+    task, _ = desk.only_card("XiaoMei")
+    await desk.click("XiaoMei", task, "accept")
+    await desk.deliver()
+    await desk.click("XiaoMei", task, "submit")
+    await desk.deliver()
+    handle, _ = desk.only_card("LiSi")
+    await desk.click("LiSi", handle, "accept")
+    await desk.say("LiSi", "解决方案：全额退款并补偿")
+    await desk.say("LiSi", "赔偿金额：2000")
+    await desk.click("LiSi", handle, "submit")
+    await desk.deliver()
+    # Over 1000: 财务审核 (钱七), 客服部 head (张三) and 管理层 (周总) sign off.
+    signers = {}
+    for user in ("QianQi", "ZhangSan", "ZhouZong"):
+        signers[user], card = desk.only_card(user)
+        assert any(b["key"] == "act:approve" for b in card["button_list"])
+    await desk.click("QianQi", signers["QianQi"], "approve")
+    await desk.deliver()
+    await desk.click("ZhangSan", signers["ZhangSan"], "reject")
+    await desk.deliver()
+    complaint = await desk.complaint(number)
+    assert complaint.current_step == "handle"
+    # Every approver's card ended in the right state, and nothing waits on 周总 any more.
+    assert "已由 钱七 同意" in str(desk.cards_of("QianQi")[signers["QianQi"]])
+    assert "已由 张三 驳回" in str(desk.cards_of("ZhangSan")[signers["ZhangSan"]])
+    assert desk.cards_of("ZhouZong")[signers["ZhouZong"]]["card_type"] == "text_notice"
+    # 李四 has the handling task again (a new activation).
+    again = [t for t, c in desk.cards_of("LiSi").items() if c.get("card_type") != "text_notice"]
+    assert again and again[0] != handle
