@@ -219,13 +219,19 @@ class CardDesk:
         outcomes: Mapping[str, str] | None = None,
         default_outcome: str | None = None,
         skip: set[int] | None = None,
+        escalation_outcome: str | None = None,
     ) -> int:
-        """Update every open copy of a task's card; people in `outcomes` see their outcome line."""
+        """Update every open copy of a task's card; people in `outcomes` see their outcome line.
+
+        Escalation cards settle with `escalation_outcome` once a supervisor has handled them.
+        """
         count = 0
         for record in await self.copies_of(session, lc.complaint.id, task_id):
             if skip and record.id in skip:
                 continue
             outcome = (outcomes or {}).get(record.person_id, default_outcome)
+            if record.kind == "escalation" and outcome is None:
+                outcome = escalation_outcome
             await self.update(session, lc, record, now=now, outcome=outcome)
             count += 1
         return count

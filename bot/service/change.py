@@ -9,7 +9,7 @@ Nothing here sends anything: the outbox does, after the commit.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -47,6 +47,8 @@ class PendingCards:
     outcomes: dict[str, dict[str, str]] = field(default_factory=dict)  # task -> person -> line
     closed: dict[str, str] = field(default_factory=dict)  # task_id -> outcome line for everyone
     touched: set[str] = field(default_factory=set)  # tasks whose cards need a refresh
+    # task_id -> outcome line for its escalation cards: a supervisor handled the escalation.
+    escalations: dict[str, str] = field(default_factory=dict)
     skip: set[int] = field(default_factory=set)  # card records already updated
 
 
@@ -157,6 +159,9 @@ class ComplaintChange:
             reason = "" if e.reason in DEFAULT_REASONS or e.reason.startswith("rule:") else e.reason
             self.note("assigned", f"将任务转派给 {target}" + (f"（{reason}）" if reason else ""),
                       actor=f"person:{e.by}" if e.by and e.by != "system" else e.reason or "system")
+            verb = "take_over" if e.new == e.by else "reassign"
+            if e.by and e.by != "system":
+                self.pending.escalations[e.task_id] = outcome_line(self.name(e.by), verb, self._when())
             if e.previous:
                 line = f"已转派给 {target} · {self._when()}"
                 self.pending.outcomes.setdefault(e.task_id, {})[e.previous] = line
@@ -184,10 +189,17 @@ class ComplaintChange:
             )
         elif isinstance(e, fx.DeadlineExtended):
             await self._extend(e)
+            for task in self.lc.state.tasks:
+                if f"{task.step_id}:{task.activation}" == e.subject:
+                    line = outcome_line(self.name(e.by), "extend", self._when())
+                    self.pending.escalations[task.task_id] = line
+                    self.pending.touched.add(task.task_id)
         elif isinstance(e, fx.Reminded):
             task = self.lc.state.task(e.task_id)
             holder = task.assignee if task else None
             self.note("reminded", f"催办 {self.name(holder)}", actor=f"person:{e.by}")
+            self.pending.escalations[e.task_id] = outcome_line(self.name(e.by), "remind", self._when())
+            self.pending.touched.add(e.task_id)
             for person in [holder] if holder else (task.candidates if task else ()):
                 self.notices.person(
                     person,
@@ -327,37 +339,34 @@ class ComplaintChange:
         return f"{self.complaint.number}:{subject}"
 
     async def _timer(self, e: fx.TimerRequested) -> None:
+        """A due time counted from the step's start; a re-request (after 延期) re-arms the row."""
         subject = self._subject(e.subject)
-        exists = await self.session.scalar(
-            select(Timer.id).where(Timer.subject == subject, Timer.level == e.level)
+        step_id, _, activation = e.subject.rpartition(":")
+        started = next(
+            (v.entered_at for v in self.lc.state.history
+             if v.step_id == step_id and str(v.activation) == activation),
+            self.now,
         )
-        if exists is not None:
-            return
-        self.session.add(
-            Timer(
-                complaint_id=self.complaint.id,
-                subject=subject,
-                step_id=e.step_id,
-                level=e.level,
-                due_at=self.rt.calendar.add(self.now, e.after),
-                status="pending",
-            )
+        due = self.rt.calendar.add(started, e.after)
+        timer = await self.session.scalar(
+            select(Timer).where(Timer.subject == subject, Timer.level == e.level)
         )
-
-    async def _extend(self, e: fx.DeadlineExtended) -> None:
-        timers = (
-            await self.session.scalars(
-                select(Timer).where(
-                    Timer.complaint_id == self.complaint.id,
-                    Timer.subject == self._subject(e.subject),
-                    Timer.status.in_(("pending", "fired")),
+        if timer is None:
+            self.session.add(
+                Timer(
+                    complaint_id=self.complaint.id,
+                    subject=subject,
+                    step_id=e.step_id,
+                    level=e.level,
+                    due_at=due,
+                    status="pending",
                 )
             )
-        ).all()
-        for timer in timers:
-            base = max(timer.due_at, self.now) if timer.status == "fired" else timer.due_at
-            timer.due_at = self.rt.calendar.add(base, e.extend_by)
-            timer.status, timer.fired_at = "pending", None
+        else:
+            timer.due_at, timer.status, timer.fired_at = due, "pending", None
+
+    async def _extend(self, e: fx.DeadlineExtended) -> None:
+        # The engine re-requests the step's timers shifted by the extension; this is the record.
         from bot.expr import duration_in_chinese
 
         self.note(
@@ -368,8 +377,11 @@ class ComplaintChange:
 
     # --- rules -------------------------------------------------------------------------------
 
-    async def run_rules(self, rules_engine: Any) -> None:
-        """Evaluate the collected events (and the events rules cause, a few rounds deep)."""
+    async def run_rules(self, rules_engine: Any, listeners: Sequence[Any] = ()) -> None:
+        """Evaluate the collected events (and the events rules cause, a few rounds deep).
+
+        Each `listener(change, event, env)` hears every event after the rules did.
+        """
         for _round in range(MAX_RULE_ROUNDS):
             events, self.events = self.events, []
             if not events:
@@ -380,6 +392,8 @@ class ComplaintChange:
                     actor=self.actor, extra=extra,
                 )
                 await rules_engine.run(self, name, env)
+                for listener in listeners:
+                    await listener(self, name, env)
         if self.events:
             self.note("note", "规则连锁触发过多，已停止继续执行", actor="system")
             log.warning("complaint %s: rules still firing after %d rounds", self.complaint.number,
@@ -406,6 +420,7 @@ class ComplaintChange:
             await self.cards.refresh_task(
                 self.session, self.lc, task_id, now=self.now,
                 outcomes=p.outcomes.get(task_id), skip=p.skip,
+                escalation_outcome=p.escalations.get(task_id),
             )
         await self.notices.flush(self.session, self.lc, now=self.now)
 

@@ -7,7 +7,7 @@ committed together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -48,12 +48,18 @@ def customer_profile(customer: Customer | None) -> dict[str, Any]:
     return profile
 
 
+# Called with (change, event name, rule environment) for every event a change produces, after the
+# rules saw it, inside the change's transaction (integrations queue webhooks and jobs here).
+EventListener = Callable[[ComplaintChange, str, Mapping[str, Any]], Awaitable[None]]
+
+
 class ComplaintService:
     def __init__(self, rt: Runtime):
         self.rt = rt
         self.cards = CardDesk(rt)
         self.survey = SurveyDesk(rt)
         self.rules = RuleRunner(rt, self.survey)
+        self.listeners: list[EventListener] = []
 
     def begin(
         self, session: AsyncSession, lc: LoadedComplaint, *, actor: str, now: datetime
@@ -64,7 +70,7 @@ class ComplaintService:
 
     async def commit_change(self, change: ComplaintChange) -> None:
         """Run the rules on what the change did, then send its cards and notices."""
-        await change.run_rules(self.rules)
+        await change.run_rules(self.rules, listeners=self.listeners)
         await change.finish()
 
     # --- intake ------------------------------------------------------------------------------

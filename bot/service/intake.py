@@ -30,6 +30,8 @@ from bot.domain.complaint import long_time, status_label
 from bot.errors import ActionRefused
 from bot.forms import FormContext
 from bot.service.complaints import ComplaintService, FormRejected, customer_profile
+from bot.service.customer_links import FORM_LINK_LIFETIME, complaint_news, form_url
+from bot.service.outbox import queue_message
 from bot.service.sla import SlaService
 from bot.service.views import step_name, timeline_lines
 from bot.workflow.definition import ParallelStep, TaskStep
@@ -39,6 +41,13 @@ log = logging.getLogger(__name__)
 
 MEDIA_KINDS = ("image", "voice", "video", "file")
 PROGRESS_LINES = 8
+# Menu click keys (bot/channels/wechat_oa/menu.py) and the words the dialog understands for them.
+MENU_WORDS = {"COMPLAIN": "投诉", "PROGRESS": "进度", "HELP": "帮助"}
+# 在线填表: WeChat cannot put a per-customer token into a static menu URL (that takes OAuth),
+# so the menu button is a click and the answer carries the customer's signed form link.
+FORM_KEYS = frozenset({"FORM", "在线填表"})
+# Platforms whose customers get a complaint's card as a news (图文) link to its page.
+NEWS_PLATFORMS = ("wechat_oa",)
 
 
 class CustomerIntake:
@@ -56,6 +65,8 @@ class CustomerIntake:
         if msg.kind == "unsubscribe":
             return None
         customer = await self._customer(session, msg)
+        if msg.kind == "click" and msg.text.strip().upper() in FORM_KEYS:
+            return self._form_link(customer, now)
         conv = await self._conversation(session, msg)
         doc: dict[str, Any] = dict(conv.state or {})
         dialog = self._dialog(doc)
@@ -80,18 +91,82 @@ class CustomerIntake:
         state = turn.state
         if isinstance(turn.intent, Submit):
             try:
-                number = await self._submit(session, customer, msg.channel, turn.intent)
-                replies.append(submitted_message(number, self._response_time()))
+                complaint = await self._submit(session, customer, msg.channel, turn.intent)
+                replies.append(submitted_message(complaint.number, self._response_time()))
+                await self._queue_card(session, customer, complaint, key=msg.dedupe_key)
             except FormRejected as exc:
                 # The dialog validated each answer; this is a form rule across fields.
                 replies.append(f"提交未成功：{exc}。请回复“修改”更正后再提交。")
                 state = dialog
         elif isinstance(turn.intent, ProgressQuery):
-            replies.append(await self.progress(session, customer, turn.intent.number))
+            text, shown = await self._progress(session, customer, turn.intent.number)
+            replies.append(text)
+            for complaint in shown:
+                await self._queue_card(session, customer, complaint, key=msg.dedupe_key)
         self._save(conv, doc, state, now)
         return "\n\n".join(r for r in replies if r) or None
 
     # --- pieces ------------------------------------------------------------------------------
+
+    async def submit_form(
+        self, session: AsyncSession, customer: Customer, values: dict[str, Any], *, dedupe_key: str
+    ) -> Complaint:
+        """The web intake form's submission: the same complaint, profile update and card as chat.
+
+        Media are attachment references inside `values`. FormRejected when the values do not
+        fill the form (the caller's transaction is then rolled back).
+        """
+        complaint = await self._submit(session, customer, customer.channel, Submit(values=values))
+        await self._queue_card(session, customer, complaint, key=dedupe_key)
+        # A chat intake left open would ask for what the form just gave: end it.
+        conv = await session.scalar(
+            select(Conversation).where(
+                Conversation.channel == customer.channel,
+                Conversation.user_id == customer.external_id,
+            )
+        )
+        if conv is not None and (conv.state or {}).get("dialog"):
+            self._save(conv, dict(conv.state), None, self.rt.now())
+        return complaint
+
+    async def survey_answered(self, session: AsyncSession, customer: Customer, number: str) -> None:
+        """The customer rated `number` elsewhere (their page): their next chat is not a score."""
+        conv = await session.scalar(
+            select(Conversation).where(
+                Conversation.channel == customer.channel,
+                Conversation.user_id == customer.external_id,
+            )
+        )
+        if conv is not None and (conv.state or {}).get("survey") == number:
+            doc = dict(conv.state)
+            doc.pop("survey", None)
+            conv.state = doc
+
+    def _form_link(self, customer: Customer, now: Any) -> str:
+        url = form_url(self.rt.public_base_url, self.rt.link_secret, customer_id=customer.id,
+                       now=now)
+        days = FORM_LINK_LIFETIME.days
+        return f'请点击填写投诉表：<a href="{url}">在线填表</a>\n（链接{days}天内有效，仅限本人使用）'
+
+    async def _queue_card(
+        self, session: AsyncSession, customer: Customer, complaint: Complaint, *, key: str
+    ) -> None:
+        """The complaint's card as a news link to its page, after the reply (WeChat customers)."""
+        route = self.rt.routing.customer(customer.channel, customer.external_id or "")
+        if route is None or route.platform not in NEWS_PLATFORMS:
+            return
+        flow = self.rt.config.flows[complaint.flow]
+        payload = complaint_news(
+            self.rt.public_base_url, self.rt.link_secret, number=complaint.number,
+            customer_id=customer.id, status=complaint.status,
+            status_text=status_label(complaint.status),
+            step=step_name(flow, complaint.current_step), now=self.rt.now(),
+        )
+        await queue_message(
+            session, key=f"news:{customer.channel}:{key}:{complaint.number}", kind="news",
+            channel=route.channel, target=route.target, payload=payload, now=self.rt.now(),
+            complaint_id=complaint.id,
+        )
 
     async def _customer(self, session: AsyncSession, msg: InboundMessage) -> Customer:
         customer = await session.scalar(
@@ -157,9 +232,12 @@ class CustomerIntake:
                         "label": msg.location.label}
         kind = msg.kind if msg.kind in ("text", "image", "voice", "video", "location", "file",
                                         "click") else "text"
+        text = msg.text if msg.kind != "voice" else ""
+        if msg.kind == "click":
+            text = MENU_WORDS.get(text.strip().upper(), text)
         return CustomerInput(
             kind=kind,  # type: ignore[arg-type]
-            text=msg.text if msg.kind != "voice" else "",
+            text=text,
             media_id=msg.media_id,
             attachment_id=attachment_id,
             location=location,
@@ -168,7 +246,7 @@ class CustomerIntake:
 
     async def _submit(
         self, session: AsyncSession, customer: Customer, channel: str, intent: Submit
-    ) -> str:
+    ) -> Complaint:
         lc = await self.complaints.create(
             session, values=intent.values, channel=channel, actor="customer", customer=customer
         )
@@ -183,7 +261,7 @@ class CustomerIntake:
         customer.phone = str(values.get("phone") or customer.phone or "") or None
         customer.customer_no = str(values.get("customer_no") or customer.customer_no or "") or None
         customer.updated_at = self.rt.now()
-        return lc.number
+        return lc.complaint
 
     def _response_time(self) -> timedelta | None:
         """The first human step's time limit: what we promise the customer."""
@@ -195,10 +273,16 @@ class CustomerIntake:
 
     async def progress(self, session: AsyncSession, customer: Customer, number: str | None) -> str:
         """Open complaints with status and step, or one complaint's story in plain words."""
+        return (await self._progress(session, customer, number))[0]
+
+    async def _progress(
+        self, session: AsyncSession, customer: Customer, number: str | None
+    ) -> tuple[str, list[Complaint]]:
+        """The progress answer, and the complaints whose card goes with it."""
         if number is not None:
             complaint = await session.scalar(select(Complaint).where(Complaint.number == number))
             if complaint is None or complaint.customer_id != customer.id:
-                return f"没有找到您的投诉 {number}，请核对编号。"
+                return f"没有找到您的投诉 {number}，请核对编号。", []
             flow = self.rt.config.flows[complaint.flow]
             lines = [f"投诉 {number}：{status_label(complaint.status)}"
                      + (f"（{step_name(flow, complaint.current_step)}）"
@@ -206,12 +290,13 @@ class CustomerIntake:
                         else "")]
             story = await timeline_lines(session, self.rt, complaint.id, customer_only=True)
             for line in story[-PROGRESS_LINES:]:
-                who = "您" if line.actor == "客户" else ("客服" if line.actor == "系统" else line.actor)
+                # The system's steps read on their own ("进入「客服受理」"), people by name.
+                who = "您" if line.actor == "客户" else ("" if line.actor == "系统" else line.actor)
                 lines.append(f"{long_time(line.at, self.rt.tz)[5:]} {who}{line.summary}")
-            return "\n".join(lines)
+            return "\n".join(lines), [complaint]
         rows = await self.complaints.customer_complaints(session, customer.id, open_only=True)
         if not rows:
-            return "您目前没有处理中的投诉。如需投诉，请回复“投诉”。"
+            return "您目前没有处理中的投诉。如需投诉，请回复“投诉”。", []
         lines = [f"您有 {len(rows)} 件处理中的投诉："]
         for c in rows[:10]:
             flow = self.rt.config.flows[c.flow]
@@ -219,7 +304,8 @@ class CustomerIntake:
             lines.append(f"{c.number} {c.type or ''} · {status_label(c.status)}"
                          + (f"（{where}）" if where else ""))
         lines.append("发送编号可查看详细进展。")
-        return "\n".join(lines)
+        # One card per answer: WeChat allows few messages per window, and several would bury it.
+        return "\n".join(lines), rows[:1] if len(rows) == 1 else []
 
     async def _answer_survey(
         self, session: AsyncSession, number: str, answer: tuple[int, str], channel: str

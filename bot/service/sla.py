@@ -43,7 +43,7 @@ class SlaService:
         if not _activation_is_current(lc, timer):
             timer.status = "cancelled"
             return False
-        timer.status, timer.fired_at = "fired", now
+        # The ticker marks the timer fired in this same savepoint; only a stale one is settled here.
         overdue = await self._overdue_since(session, timer)
         overdue_text = f"超时 {duration_in_chinese(now - overdue)}" if overdue and now > overdue else None
         step = step_name(lc.flow, timer.step_id)
