@@ -7,6 +7,7 @@ the reply the first delivery got: it changes nothing and sends nothing twice.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 
@@ -23,6 +24,20 @@ from storage.models import InboundEvent as InboundRecord
 log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncSession, InboundEvent], Awaitable[str | None]]
+# session.info key: coroutine factories a handler wants run once its transaction has committed.
+AFTER_COMMIT = "after_commit"
+
+
+def run_after_commit(session: AsyncSession, job: Callable[[], Awaitable[object]]) -> None:
+    """Run `job()` in the background once the inbound event's transaction has committed."""
+    session.info.setdefault(AFTER_COMMIT, []).append(job)
+
+
+async def _logged(work: Awaitable[object]) -> None:
+    try:
+        await work
+    except Exception:
+        log.exception("a follow-up of an inbound event failed")
 CUSTOMER_PLATFORMS = ("wechat_oa",)
 
 
@@ -46,6 +61,7 @@ class InboundDispatcher:
         # channel -> whether the platform shows a passive reply (else the reply goes via outbox)
         self.passive: dict[str, bool] = dict(passive or {})
         self._on_outcome = on_outcome or (lambda channel, outcome: None)
+        self._background: set[asyncio.Task[None]] = set()
 
     async def __call__(self, event: InboundEvent) -> Reply:
         return await self.feed(event)
@@ -74,6 +90,7 @@ class InboundDispatcher:
                 if text and not self.passive.get(event.channel, False):
                     await self._reply_later(session, event, text)
                     text = None
+                after = session.info.pop(AFTER_COMMIT, [])
         except (OperationalError, DBAPIError, ConnectionError, OSError) as exc:
             # The platform must retry: answering 200 would make it think we have it.
             log.warning("inbound %s on %s not stored: %s", event.dedupe_key, event.channel,
@@ -81,6 +98,11 @@ class InboundDispatcher:
             self._on_outcome(event.channel, "unavailable")
             return Reply(accepted=False)
         self._on_outcome(event.channel, "accepted")
+        for job in after:
+            # Slow follow-ups (a digest a supervisor asked for) run after the answer, not before.
+            task = asyncio.create_task(_logged(job()))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
         return Reply(text=text)
 
     async def _record(self, session: AsyncSession, event: InboundEvent) -> bool:

@@ -18,6 +18,7 @@ from bot.errors import ActionRefused, NotFound
 from bot.expr import parse_duration
 from bot.forms import FormContext, dump_values, load_values, parse_answer
 from bot.service.complaints import ComplaintService
+from bot.service.inbound import run_after_commit
 from bot.service.loaded import LoadedComplaint, load_complaint
 from bot.service.sla import SlaService
 from bot.workflow import Action, ActionKind, available_actions
@@ -32,6 +33,7 @@ COMMAND = re.compile(rf"^\s*(?P<verb>{'|'.join(sorted(VERB_ACTIONS, key=len, rev
                      rf"\s*(?P<number>{NUMBER})?\s*(?P<rest>.*)$", re.S)
 QUERY = re.compile(rf"^\s*(查询|查看)\s*(?P<number>{NUMBER})\s*$")
 TODO = re.compile(r"^\s*(我的待办|待办|我的任务)\s*$")
+REPORT = re.compile(r"^\s*(?P<what>本周报表|周报|本月报表|月报)\s*$")
 TO_CUSTOMER = re.compile(r"^\s*(回复客户|回复)[:：]\s*(?P<text>.+)$", re.S)
 FIELD_LINE = re.compile(r"^\s*(?P<name>[^:：\n]{1,20})[:：]\s*(?P<value>.+)$", re.S)
 
@@ -42,9 +44,10 @@ HELP = ("可以这样使用：\n我的待办 —— 查看待处理的投诉\n�
 
 
 class StaffDesk:
-    def __init__(self, complaints: ComplaintService, sla: SlaService):
+    def __init__(self, complaints: ComplaintService, sla: SlaService, digests: Any = None):
         self.complaints = complaints
         self.sla = sla
+        self.digests = digests
         self.rt = complaints.rt
 
     # --- card clicks -------------------------------------------------------------------------
@@ -178,6 +181,13 @@ class StaffDesk:
             return HELP
         if TODO.match(text):
             return await self._todo(session, person)
+        if m := REPORT.match(text):
+            kind = "month" if "月" in m["what"] else "week"
+            if self.digests is None:
+                return "报表功能未开启。"
+            digests = self.digests
+            run_after_commit(session, lambda: digests.send_to_person(person, kind))
+            return f"正在生成{'本月' if kind == 'month' else '本周'}报表，稍后发给您。"
         if m := QUERY.match(text):
             return await self._query(session, person, m["number"])
         if m := COMMAND.match(text):

@@ -22,6 +22,7 @@ from bot.delivery.timers import TimerTicker
 from bot.service.clock import Clock
 from bot.service.complaints import ComplaintService
 from bot.service.delivery_hooks import record_delivery_outcomes
+from bot.service.digests import DigestDesk
 from bot.service.inbound import InboundDispatcher
 from bot.service.intake import CustomerIntake
 from bot.service.runtime import Runtime, build_runtime
@@ -44,6 +45,7 @@ class Service:
     dispatcher: InboundDispatcher
     relay: OutboxRelay
     ticker: TimerTicker
+    digests: DigestDesk
     adapters: Mapping[str, ChannelAdapter]
     settings: Settings
     metrics: Metrics
@@ -61,10 +63,12 @@ class Service:
         await self.ticker.catch_up()
         self.scheduler = AsyncIOScheduler(timezone=str(self.rt.tz))
         self.ticker.schedule(self.scheduler, self.settings.tick_interval)
-        for hook in self.extras.get("scheduled", ()):
-            hook(self.scheduler)
+        self.digests.schedule(self.scheduler)
         self.scheduler.start()
-        return [asyncio.create_task(self.relay.run(), name="outbox-relay")]
+        return [
+            asyncio.create_task(self.relay.run(), name="outbox-relay"),
+            asyncio.create_task(self.digests.catch_up(), name="digest-catch-up"),
+        ]
 
     async def stop_background(self, tasks: list[asyncio.Task[Any]]) -> None:
         """Graceful: stop ticking and claiming; rows in hand finish or go back to the queue."""
@@ -72,6 +76,7 @@ class Service:
             self.scheduler.shutdown(wait=False)
             self.scheduler = None
         await self.relay.stop(grace=self.settings.shutdown_grace)
+        self.digests.close()
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -103,7 +108,8 @@ def build_service(
     complaints = ComplaintService(rt)
     sla = SlaService(complaints)
     intake = CustomerIntake(complaints, sla, idle_timeout=settings.intake_idle_timeout)
-    staff = StaffDesk(complaints, sla)
+    digests = DigestDesk(rt, settings.data_dir, _chart_renderer)
+    staff = StaffDesk(complaints, sla, digests)
     dispatcher = InboundDispatcher(
         rt,
         customer=intake.handle,
@@ -124,10 +130,18 @@ def build_service(
     ticker = TimerTicker(db, clock=clock.now, metrics=metrics)
     service = Service(
         rt=rt, complaints=complaints, sla=sla, intake=intake, staff=staff, dispatcher=dispatcher,
-        relay=relay, ticker=ticker, adapters=adapters, settings=settings, metrics=metrics,
+        relay=relay, ticker=ticker, digests=digests, adapters=adapters, settings=settings,
+        metrics=metrics,
     )
     ticker.fire = service.fire_timer
     return service
+
+
+def _chart_renderer() -> Any:
+    # Imported late: the server process never loads matplotlib; the renderer's children do.
+    from bot.reports import ChartRenderer
+
+    return ChartRenderer(workers=1)
 
 
 def _seconds(clock: Clock) -> Any:

@@ -1,0 +1,254 @@
+"""Weekly (or daily, monthly) digests: claimed once per period, built, and queued to the group chat.
+
+A digest run is a unique (digest, period) row, claimed before anything is built: a second
+trigger, a second worker or a manual re-run finds the row and sends nothing. The markdown and
+each chart go out through the outbox like any message; DingTalk shows images by URL only, so
+each chart is also served at a signed, expiring URL under the public base URL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from bot.config.model import DigestConfig
+from bot.service.outbox import queue_message
+from bot.service.runtime import Runtime
+from storage.models import DigestRun
+
+log = logging.getLogger(__name__)
+
+IMAGE_LINK_LIFETIME = 30 * 24 * 3600  # seconds: group members scroll back
+CRON_WEEKDAYS = {"0": "sun", "1": "mon", "2": "tue", "3": "wed", "4": "thu", "5": "fri",
+                 "6": "sat", "7": "sun"}
+
+
+def cron_trigger(cron: str, timezone: str):  # noqa: ANN201 - apscheduler CronTrigger
+    """An APScheduler 3 CronTrigger for a crontab line, with crontab's weekday numbers.
+
+    APScheduler 3 numbers weekdays from Monday = 0 while crontab uses Sunday = 0, so
+    CronTrigger.from_crontab("0 9 * * 1") fires on Tuesdays (agronholm/apscheduler#455).
+    Numbers in the weekday field become day names, which both read the same way.
+    """
+    from apscheduler.triggers.cron import CronTrigger
+
+    minute, hour, day, month, weekday = cron.split()
+    return CronTrigger(
+        minute=minute, hour=hour, day=day, month=month,
+        day_of_week=_weekday_names(weekday), timezone=ZoneInfo(timezone),
+    )
+
+
+def _weekday_names(field: str) -> str:
+    import re
+
+    return re.sub(r"\d", lambda m: CRON_WEEKDAYS[m.group(0)], field)
+
+
+def sign_image_path(secret: bytes, relative: str, expires: int) -> str:
+    mac = hmac.new(secret, f"{relative}\n{expires}".encode(), hashlib.sha256).hexdigest()[:32]
+    return f"{expires}/{mac}/{relative}"
+
+
+def verify_image_path(secret: bytes, token: str, now: float) -> str | None:
+    """The relative file path a signed image token names, or None when forged or expired."""
+    expires_text, _, rest = token.partition("/")
+    mac, _, relative = rest.partition("/")
+    if not expires_text.isdigit() or int(expires_text) < now or ".." in relative.split("/"):
+        return None
+    expected = hmac.new(secret, f"{relative}\n{expires_text}".encode(), hashlib.sha256).hexdigest()
+    return relative if hmac.compare_digest(mac, expected[:32]) else None
+
+
+@dataclass(frozen=True)
+class DigestOutcome:
+    digest: str
+    period: str
+    status: str  # queued | already-sent | no-group | dry-run
+    files: tuple[Path, ...] = ()
+
+
+class DigestDesk:
+    def __init__(self, rt: Runtime, data_dir: Path, renderer_factory: Callable[[], object]):
+        self.rt = rt
+        self.data_dir = data_dir
+        self._renderer_factory = renderer_factory
+        self._renderer: object | None = None
+
+    @property
+    def renderer(self):  # noqa: ANN201 - bot.reports.ChartRenderer
+        if self._renderer is None:
+            self._renderer = self._renderer_factory()
+            self._renderer.start()  # type: ignore[attr-defined]
+        return self._renderer
+
+    def close(self) -> None:
+        if self._renderer is not None:
+            self._renderer.close()  # type: ignore[attr-defined]
+            self._renderer = None
+
+    def config(self, name: str) -> DigestConfig:
+        for digest in self.rt.config.digests:
+            if digest.name == name:
+                return digest
+        known = ", ".join(d.name for d in self.rt.config.digests) or "none configured"
+        raise KeyError(f"no digest named {name!r} (known: {known})")
+
+    async def run(
+        self,
+        digest: DigestConfig,
+        period_label: str | None = None,
+        *,
+        dry_run_to: Path | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> DigestOutcome:
+        """Build and send one digest for a period (default: the period just ended), once."""
+        from bot.reports import build_digest, default_period, parse_period
+
+        now = self.rt.now()
+        tz = ZoneInfo(digest.timezone)
+        period = parse_period(period_label, tz) if period_label else default_period(digest, now)
+        say = progress or (lambda _m: None)
+        if dry_run_to is None and not await self._claim(digest.name, period.label, now):
+            say(f"{digest.name} {period.label}: already sent; nothing to do")
+            return DigestOutcome(digest.name, period.label, "already-sent")
+        async with self.rt.db.read() as session:
+            built = await build_digest(
+                session, digest, period, now=now, renderer=self.renderer,
+                directory=self.rt.config.directory, calendar=self.rt.config.calendar,
+                progress=say,
+            )
+        if dry_run_to is not None:
+            files = built.write_to(dry_run_to)
+            say(f"wrote {len(files)} file(s) to {dry_run_to}")
+            return DigestOutcome(digest.name, period.label, "dry-run", tuple(files))
+        folder = self.data_dir / "digests" / _safe(digest.name) / period.label
+        files = built.write_to(folder)
+        route = self.rt.routing.group(digest.group)
+        async with self.rt.db.write() as session:
+            run = await session.scalar(
+                select(DigestRun).where(DigestRun.digest == digest.name, DigestRun.period == period.label)
+            )
+            if route is None:
+                run.status, run.finished_at = "failed", now
+                run.detail = {"error": f"group {digest.group} has no channel that is on"}
+                log.warning("digest %s: group %s is unreachable", digest.name, digest.group)
+                return DigestOutcome(digest.name, period.label, "no-group", tuple(files))
+            key = f"digest:{digest.name}:{period.label}"
+            await queue_message(
+                session, key=f"{key}:text", kind="markdown", channel=route.channel,
+                target=route.target, payload={"title": f"{digest.name} {period.label}",
+                                              "text": built.markdown}, now=now,
+            )
+            expires = int(time.time()) + IMAGE_LINK_LIFETIME
+            for chart, _png in built.images:
+                relative = f"{_safe(digest.name)}/{period.label}/{chart}.png"
+                token = sign_image_path(self.rt.link_secret, relative, expires)
+                await queue_message(
+                    session, key=f"{key}:{chart}", kind="image", channel=route.channel,
+                    target=route.target,
+                    payload={"path": str(folder / f"{chart}.png"), "title": chart,
+                             "url": f"{self.rt.public_base_url}/digests/{token}"},
+                    now=now,
+                )
+            run.status, run.finished_at = "queued", now
+            run.detail = {"files": [str(p) for p in files]}
+        say(f"{digest.name} {period.label}: queued for {digest.group}")
+        return DigestOutcome(digest.name, period.label, "queued", tuple(files))
+
+    async def send_to_person(self, person_id: str, kind: str) -> DigestOutcome:
+        """A supervisor asked in chat (本周报表 / 月报): this week or month so far, to them."""
+        from bot.reports import build_digest, period_containing
+
+        now = self.rt.now()
+        digest = (self.rt.config.digests or (None,))[0] or DigestConfig(name="投诉报表", group="-")
+        period = period_containing(now, kind, ZoneInfo(digest.timezone))  # type: ignore[arg-type]
+        route = self.rt.routing.person(person_id)
+        if route is None:
+            return DigestOutcome(digest.name, period.label, "no-group")
+        async with self.rt.db.read() as session:
+            built = await build_digest(
+                session, digest, period, now=now, renderer=self.renderer,
+                directory=self.rt.config.directory, calendar=self.rt.config.calendar,
+            )
+        folder = self.data_dir / "digests" / "requests" / f"{person_id}-{int(time.time())}"
+        files = built.write_to(folder)
+        expires = int(time.time()) + IMAGE_LINK_LIFETIME
+        async with self.rt.db.write() as session:
+            key = f"digest-request:{person_id}:{folder.name}"
+            await queue_message(
+                session, key=f"{key}:text", kind="markdown", channel=route.channel,
+                target=route.target, payload={"title": f"{digest.name} {period.label}",
+                                              "text": built.markdown}, now=now,
+            )
+            for chart, _png in built.images:
+                relative = f"requests/{folder.name}/{chart}.png"
+                token = sign_image_path(self.rt.link_secret, relative, expires)
+                await queue_message(
+                    session, key=f"{key}:{chart}", kind="image", channel=route.channel,
+                    target=route.target,
+                    payload={"path": str(folder / f"{chart}.png"), "title": chart,
+                             "url": f"{self.rt.public_base_url}/digests/{token}"},
+                    now=now,
+                )
+        return DigestOutcome(digest.name, period.label, "queued", tuple(files))
+
+    async def _claim(self, name: str, period: str, now: datetime) -> bool:
+        async with self.rt.db.write() as session:
+            insert = postgresql.insert if self.rt.db.dialect == "postgresql" else sqlite.insert
+            stmt = (
+                insert(DigestRun)
+                .values(digest=name, period=period, status="running", started_at=now, detail={})
+                .on_conflict_do_nothing(index_elements=["digest", "period"])
+                .returning(DigestRun.id)
+            )
+            return (await session.execute(stmt)).scalar_one_or_none() is not None
+
+    def schedule(self, scheduler: object) -> None:
+        """One cron job per digest; a fire missed while down runs once at the next start."""
+        for digest in self.rt.config.digests:
+            scheduler.add_job(  # type: ignore[attr-defined]
+                self._scheduled, cron_trigger(digest.cron, digest.timezone), args=[digest.name],
+                id=f"digest:{digest.name}", misfire_grace_time=None, coalesce=True,
+                max_instances=1, replace_existing=True,
+            )
+
+    async def _scheduled(self, name: str) -> None:
+        try:
+            await self.run(self.config(name))
+        except Exception:
+            log.exception("digest %s failed; the next start or trigger tries again", name)
+
+    async def catch_up(self) -> None:
+        """At start: send each digest whose latest period was due while no worker ran."""
+        for digest in self.rt.config.digests:
+            trigger = cron_trigger(digest.cron, digest.timezone)
+            now = self.rt.now()
+            fire = trigger.get_next_fire_time(None, now - _period_span(digest))
+            if fire is not None and fire <= now:
+                await self._scheduled(digest.name)
+
+
+def _period_span(digest: DigestConfig):  # noqa: ANN202 - timedelta
+    from datetime import timedelta
+
+    from bot.reports import digest_period_kind
+
+    return {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedelta(days=31)}[
+        digest_period_kind(digest)
+    ]
+
+
+def _safe(name: str) -> str:
+    """A folder name for a digest: its sha1 prefix keeps Chinese names out of URLs and paths."""
+    return hashlib.sha1(name.encode()).hexdigest()[:12]
