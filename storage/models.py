@@ -330,3 +330,64 @@ class DigestRun(Base):
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+# --- integrations (bot/integrations, bot/web/api*, migration 0005_integrations) -------------
+
+
+class ApiToken(Base):
+    """A REST API token: only the secret's SHA-256 is kept; revoked tokens stay for the record."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # The integration's name: what the timeline shows ("integration:<name>"); several tokens may
+    # share a name while one is being rotated.
+    name: Mapped[str] = mapped_column(String(48), index=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # the secret's first characters, for lists
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"scopes": ["read", ...]}
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+
+class ApiIdempotencyKey(Base):
+    """The first successful answer to a POST sent with an Idempotency-Key, replayed to retries."""
+
+    __tablename__ = "api_idempotency_keys"
+    __table_args__ = (
+        UniqueConstraint("token_id", "key"),
+        Index("ix_api_idempotency_keys_created", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))  # method, path and body, hashed
+    status: Mapped[int] = mapped_column(Integer)
+    body: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    location: Mapped[str | None] = mapped_column(String(512))
+    created_at: Mapped[datetime]
+
+
+class ComplaintLink(Base):
+    """A record in another system that belongs to a complaint (a QMS quality item, a CRM case)."""
+
+    __tablename__ = "complaint_links"
+    __table_args__ = (
+        UniqueConstraint("complaint_id", "system", "external_id"),
+        Index("ix_complaint_links_system_group", "system", "group_key", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(
+        ForeignKey("complaints.id", ondelete="CASCADE"), index=True
+    )
+    system: Mapped[str] = mapped_column(String(32))  # crm, erp, qms
+    external_id: Mapped[str] = mapped_column(String(128))
+    url: Mapped[str | None] = mapped_column(String(1024))
+    # What the record is about, e.g. "产品质量投诉集中预警:保温杯": later complaints join it.
+    group_key: Mapped[str | None] = mapped_column(String(256))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]

@@ -116,7 +116,7 @@ def build_service(
         staff_message=staff.message,
         staff_click=staff.click,
         passive={name: a.passive_replies for name, a in adapters.items()},
-        on_outcome=lambda channel, outcome: metrics.callbacks.labels(channel, outcome).inc(),
+        on_outcome=metrics.record_callback,
     )
     pacer = (
         RedisPacer(redis, clock=_seconds(clock), fallback_divisor=settings.workers)

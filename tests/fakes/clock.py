@@ -1,4 +1,4 @@
-"""A clock tests move by hand: aware datetimes for the relay and ticker, epoch floats for pacers."""
+"""A clock tests move by hand: aware datetimes (relay, ticker) and epoch floats (pacers)."""
 
 from __future__ import annotations
 

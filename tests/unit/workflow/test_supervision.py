@@ -91,7 +91,8 @@ def test_step_supervisors_override_the_flow_supervisors(flow_doc, new_run):
 
 
 def test_without_configured_supervisors_the_complaint_department_head_supervises(flow, new_run):
-    run = new_run(flow, type="产品质量")
+    unsupervised = flow.model_copy(update={"supervisors": None})
+    run = new_run(unsupervised, type="产品质量")
     run.accept_and_submit("xiaomei", "accept.1")
     assert run.refused(A.REASSIGN, "boss", "handle.1", target="wangwu") == "只有主管可以改派"
     run.do(A.REASSIGN, "lisi", "handle.1", target="wangwu")

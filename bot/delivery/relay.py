@@ -1,0 +1,287 @@
+"""The outbox relay: claim due rows, send them through their channel's adapter, record the outcome.
+
+One loop per worker process (`run`), any number of workers. A row goes through three short steps
+and is never inside a transaction while the platform is asked:
+
+1. claim (outbox.claim_rows): lease up to `batch` due rows, attempts + 1, commit;
+2. send: the channel's pace is taken first (a paced-out row is put back due when a slot frees,
+   without blocking the loop), then `adapter.send`, bounded by `send_timeout` (< lease, so a slow
+   platform can never make two relays hold the same row);
+3. record (outbox.record_outcome): sent (+ receipt), pending again (later / backoff / paced), or
+   failed, with the service's hooks in the same transaction.
+
+Delivery is at least once: a relay killed between 2 and 3 leaves a leased row that another relay
+sends again, with the same idempotency key, after the lease. Rows for a channel with no adapter
+(turned off, no credentials) stay pending with "channel X is off" and are looked at again after
+`channel_off_recheck` seconds, or at once when a relay that has the channel starts: turning the
+channel on delivers them. A row without a channel is sent by the adapter registered under "".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+
+from bot.channels.base import ChannelAdapter, SendResult
+from bot.delivery.metrics import Metrics
+from bot.delivery.outbox import (
+    CHANNEL_OFF,
+    ClaimedRow,
+    FailedHook,
+    OutcomeHooks,
+    SentHook,
+    claim_rows,
+    record_outcome,
+    release,
+    utc_now,
+    wake_channels,
+)
+from bot.delivery.outcomes import Backoff, Outcome, decide
+from bot.delivery.pacing import LocalPacer, Pacer
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+_RECORD_TRIES = (0.2, 1.0, 3.0)  # pauses between tries to record an outcome (database hiccups)
+
+
+def _owner_id() -> str:
+    return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class OutboxRelay:
+    """Delivers outbox rows; `run_once` for one batch, `run` for the loop, `stop` to finish."""
+
+    def __init__(
+        self,
+        db: Database,
+        adapters: Mapping[str, ChannelAdapter],
+        pacer: Pacer | None = None,
+        *,
+        batch: int = 20,
+        lease: float = 120.0,
+        max_attempts: int = 8,
+        backoff: Backoff | None = None,
+        send_timeout: float | None = None,
+        idle: float = 1.0,
+        channel_off_recheck: float = 3600.0,
+        clock: Callable[[], datetime] = utc_now,
+        metrics: Metrics | None = None,
+        owner: str | None = None,
+    ):
+        self.db = db
+        self.adapters = adapters
+        self.pacer: Pacer = pacer if pacer is not None else LocalPacer()
+        self.batch = batch
+        self.lease = timedelta(seconds=lease)
+        self.max_attempts = max_attempts
+        self.backoff = backoff or Backoff()
+        self.send_timeout = send_timeout if send_timeout is not None else lease / 2
+        if self.send_timeout >= lease:
+            # A send still running when its lease ends can be taken over and sent twice.
+            log.warning(
+                "outbox relay: send_timeout %.0f s is not below the lease %.0f s; a slow send "
+                "may be duplicated by another relay",
+                self.send_timeout,
+                lease,
+            )
+        self.idle = idle
+        self.channel_off_recheck = channel_off_recheck
+        self.metrics = metrics
+        self.owner = owner or _owner_id()
+        self._clock = clock
+        self._hooks = OutcomeHooks()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = False
+        self._wakeup = asyncio.Event()
+
+    # --- service hooks --------------------------------------------------------------------------
+
+    def on_sent(self, hook: SentHook) -> SentHook:
+        """Register `hook(session, row, result)`, run in the transaction that marks a row sent."""
+        self._hooks.sent.append(hook)
+        return hook
+
+    def on_failed(self, hook: FailedHook) -> FailedHook:
+        """Register `hook(session, row, reason)`, run in the transaction marking a row failed."""
+        self._hooks.failed.append(hook)
+        return hook
+
+    # --- the loop -------------------------------------------------------------------------------
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def nudge(self) -> None:
+        """Wake an idle loop now (after committing new outbox rows), instead of after `idle`."""
+        self._wakeup.set()
+
+    async def run_once(self) -> int:
+        """Claim one batch, send it and record every outcome; the number of rows claimed."""
+        if self._stopping:
+            return 0
+        rows = await claim_rows(
+            self.db, now=self._clock(), limit=self.batch, lease=self.lease, owner=self.owner
+        )
+        if not rows:
+            return 0
+        tasks = [asyncio.create_task(self._deliver(row)) for row in rows]
+        self._tasks.update(tasks)
+        try:
+            # return_exceptions: one row's trouble (or a cancel from stop()) never stops the rest
+            await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            self._tasks.difference_update(tasks)
+        return len(rows)
+
+    async def run(self, stop_event: asyncio.Event | None = None) -> None:
+        """Deliver until `stop_event` is set or `stop()` is called; idles when nothing is due."""
+        watcher = asyncio.create_task(self._watch(stop_event)) if stop_event else None
+        try:
+            await self._wake_parked_rows()
+            while not self._stopping:
+                pause = self.idle
+                try:
+                    claimed = await self.run_once()
+                except Exception:
+                    log.exception("outbox relay: claiming failed; trying again shortly")
+                    claimed, pause = 0, max(self.idle, 1.0)
+                if claimed == 0 and not self._stopping:
+                    await self._sleep(pause)
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop claiming; give rows in hand `grace` seconds to finish, then release the rest."""
+        self._stopping = True
+        self._wakeup.set()
+        tasks = set(self._tasks)
+        if not tasks:
+            return
+        _done, late = await asyncio.wait(tasks, timeout=grace)
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.wait(late)
+
+    async def _watch(self, stop_event: asyncio.Event) -> None:
+        await stop_event.wait()
+        self._stopping = True
+        self._wakeup.set()
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._wakeup.wait(), seconds)
+        except TimeoutError:
+            pass
+        self._wakeup.clear()
+
+    async def _wake_parked_rows(self) -> None:
+        try:
+            woken = await wake_channels(self.db, list(self.adapters), now=self._clock())
+        except Exception:
+            log.exception("outbox relay: could not wake rows parked while their channel was off")
+            return
+        if woken:
+            log.info("outbox relay: %d row(s) parked while their channel was off are due", woken)
+
+    # --- one row --------------------------------------------------------------------------------
+
+    async def _deliver(self, row: ClaimedRow) -> None:
+        if self._stopping:  # claimed in the batch, never started: back to the queue at once
+            await self._release([row], uncount=True)
+            return
+        adapter = self.adapters.get(row.channel or "")
+        if adapter is None:
+            off = CHANNEL_OFF.format(row.channel or "(none)")
+            await self._record(
+                row,
+                Outcome(
+                    "pending",
+                    "off",
+                    due_in=self.channel_off_recheck,
+                    count_attempt=False,
+                    error=off,
+                ),
+            )
+            return
+        message = row.message()
+        result: SendResult | BaseException
+        try:
+            pace = adapter.pace(message)
+            if pace is not None:
+                wait = await self.pacer.acquire(pace)
+                if wait > 0:
+                    paced = Outcome("pending", "paced", due_in=wait, count_attempt=False)
+                    await self._record(row, paced)
+                    return
+            result = await asyncio.wait_for(adapter.send(message), self.send_timeout)
+        except asyncio.CancelledError:
+            # stop() ran out of patience mid-send: hand the row back now, not after the lease.
+            # The platform may have it already; the idempotency key covers the second send.
+            await asyncio.shield(self._release([row], uncount=False))
+            raise
+        except TimeoutError:
+            result = TimeoutError(f"no answer within {self.send_timeout:g} s")
+        except Exception as exc:  # transport errors: retried with backoff
+            result = exc
+        outcome = decide(
+            result, attempts=row.attempts, max_attempts=self.max_attempts, backoff=self.backoff
+        )
+        await self._record(row, outcome, result)
+
+    async def _record(
+        self, row: ClaimedRow, outcome: Outcome, result: SendResult | BaseException | None = None
+    ) -> None:
+        for pause in (*_RECORD_TRIES, None):
+            try:
+                recorded = await record_outcome(
+                    self.db,
+                    row,
+                    outcome,
+                    owner=self.owner,
+                    now=self._clock(),
+                    result=result,
+                    hooks=self._hooks,
+                )
+                break
+            except Exception:
+                if pause is None:
+                    log.exception(
+                        "outbox: could not record %s for row %s; it is sent again after its lease",
+                        outcome.label,
+                        row.id,
+                    )
+                    return
+                await asyncio.sleep(pause)
+        self._count(row, outcome, recorded)
+
+    async def _release(self, rows: Sequence[ClaimedRow], *, uncount: bool) -> None:
+        try:
+            await release(self.db, rows, owner=self.owner, uncount=uncount)
+        except Exception:
+            log.exception("outbox: could not release %d row(s); their lease expires", len(rows))
+            return
+        for row in rows:
+            self._count(row, Outcome("pending", "released", count_attempt=not uncount), True)
+
+    def _count(self, row: ClaimedRow, outcome: Outcome, recorded: bool) -> None:
+        channel = row.channel or "-"
+        if outcome.status == "failed":
+            log.warning("outbox: row %s to %s failed: %s", row.id, row.target, outcome.error)
+        elif outcome.label == "retry":
+            log.info("outbox: row %s to %s will be retried: %s", row.id, row.target, outcome.error)
+        if not recorded:
+            log.info("outbox: row %s was taken over by another relay; outcome dropped", row.id)
+        if self.metrics is None:
+            return
+        self.metrics.record_send(channel, row.kind, outcome.label)
+        if outcome.code is not None:
+            self.metrics.record_send_failure(channel, outcome.code)
