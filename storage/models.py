@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -391,3 +392,30 @@ class ComplaintLink(Base):
     group_key: Mapped[str | None] = mapped_column(String(256))
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
+
+
+# --- report indexes (migration 0003_reports) -------------------------------------------------------
+# Each report figure counts the events of one period; see bench/README.md "Reports" for the
+# before/after. The partial conditions are literals so both databases match them to queries.
+_BREACHED_FIRED = text("level = 'breached' AND status = 'fired'")
+_OPEN = text("status IN ('new', 'in_progress', 'resolved')")
+Index("ix_complaints_created_at", Complaint.created_at)
+Index("ix_complaints_first_response_at", Complaint.first_response_at)
+Index("ix_complaints_resolved_at", Complaint.resolved_at)
+Index("ix_complaints_closed_at", Complaint.closed_at)
+Index("ix_survey_answers_answered_at", SurveyAnswer.answered_at)
+Index(
+    "ix_timers_breached_fired",
+    Timer.complaint_id,
+    Timer.step_id,
+    Timer.due_at,
+    postgresql_where=_BREACHED_FIRED,
+    sqlite_where=_BREACHED_FIRED,
+)
+Index(
+    "ix_complaints_open_step",
+    Complaint.id,
+    Complaint.current_step,
+    postgresql_where=_OPEN,
+    sqlite_where=_OPEN,
+)
