@@ -40,7 +40,13 @@ _GREETINGS = frozenset(
     }
 )
 # Menu keys a channel may send for clicks, besides the menu item names themselves.
-_CLICK_KEYS = {"complaint": "投诉", "progress": "进度", "help": "帮助"}
+# Menu click keys (the WeChat menu's COMPLAIN / PROGRESS buttons; any case) -> the words they mean.
+_CLICK_KEYS = {
+    "complaint": "投诉",
+    "complain": "投诉",
+    "progress": "进度",
+    "help": "帮助",
+}
 _QUERY_NOISE = re.compile(
     r"查询|查看|查一下|进度|投诉|编号|单号|怎么样了|如何了|处理|的|[\s:：,，。?？!！]"
 )
@@ -91,7 +97,8 @@ def classify(text: str, *, click: bool = False) -> Intent | None:
     if lowered in _PROGRESS_WORDS or (len(words) <= 8 and ("进度" in words or "查询" in words)):
         return ProgressQuery(None)
     if "投诉" in words:
-        return StartIntake(text=text.strip())
+        # A menu click carries a key, not the customer's words: nothing to keep as a description.
+        return StartIntake(text="" if click else text.strip())
     return None
 
 

@@ -50,7 +50,9 @@ def test_classify(text: str, intent: object) -> None:
 
 
 def test_menu_click_keys_classify_like_their_words() -> None:
-    assert classify("complaint", click=True) == StartIntake("complaint")
+    # A click's key is not the customer's words, so nothing is kept as the description.
+    assert classify("complaint", click=True) == StartIntake("")
+    assert classify("COMPLAIN", click=True) == StartIntake("")
     assert classify("PROGRESS", click=True) == ProgressQuery()
     assert classify("complaint") is None
 
