@@ -7,6 +7,9 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# Re-exported: one list for forms, flows and rules (bot/domain/reserved.py).
+from bot.domain.reserved import RESERVED_NAMES as RESERVED_NAMES
+
 FieldType = Literal[
     "text",
     "textarea",
@@ -35,29 +38,6 @@ FIELD_TYPES: tuple[str, ...] = get_args(FieldType)
 ATTACHMENT_KINDS: tuple[str, ...] = ("image", "video", "voice", "file")
 KIND_NAMES = {"image": "图片", "video": "视频", "voice": "语音", "file": "文件"}
 
-# Names the service provides to conditions and templates at run time (see .notes/HELPERS.md);
-# a field named like one of them would be ambiguous in every expression.
-RESERVED_NAMES = frozenset(
-    {
-        "number",
-        "step",
-        "step_id",
-        "department",
-        "department_name",
-        "assignee",
-        "assignee_name",
-        "channel",
-        "created_at",
-        "age",
-        "event",
-        "level",
-        "count",
-        "actor",
-        "priority",
-        "status",
-        "now",
-    }
-)
 
 CHOICE_TYPES = frozenset({"select", "multiselect"})
 MEDIA_TYPES = frozenset({"image", "file"})

@@ -7,28 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Names the service puts in every rule event's environment (see .notes/HELPERS.md).
-RESERVED_NAMES: frozenset[str] = frozenset(
-    {
-        "number",
-        "step",
-        "step_id",
-        "department",
-        "department_name",
-        "assignee",
-        "assignee_name",
-        "channel",
-        "created_at",
-        "age",
-        "event",
-        "level",
-        "count",
-        "actor",
-        "priority",
-        "status",
-        "now",
-    }
-)
+# Re-exported: one list for forms, flows and rules (bot/domain/reserved.py).
+from bot.domain.reserved import RESERVED_NAMES as RESERVED_NAMES
+
 THRESHOLD_ONLY_NAMES: frozenset[str] = frozenset({"count"})
 
 EVENTS: dict[str, str] = {

@@ -10,34 +10,14 @@ from typing import Any
 
 from bot.domain.directory import Directory
 
+# Re-exported: one list for forms, flows and rules (bot/domain/reserved.py).
+from bot.domain.reserved import RESERVED_NAMES as RESERVED_NAMES
+
 # The actor id the service uses for the customer (who may comment and withdraw the complaint).
 CUSTOMER = "customer"
 # The actor id for rule-driven changes (assign, escalate with reassign): acts with a supervisor's
 # rights, because a business person configured it.
 SYSTEM = "system"
-
-# Names the service puts into every condition's environment (see .notes/HELPERS.md).
-RESERVED_NAMES = frozenset(
-    {
-        "number",
-        "step",
-        "step_id",
-        "department",
-        "department_name",
-        "assignee",
-        "assignee_name",
-        "channel",
-        "created_at",
-        "age",
-        "event",
-        "level",
-        "count",
-        "actor",
-        "priority",
-        "status",
-        "now",
-    }
-)
 
 
 class ActionKind(StrEnum):
