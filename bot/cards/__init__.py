@@ -1,4 +1,4 @@
-"""Platform-neutral cards: what an employee sees of a complaint step and the actions they may take."""
+"""Platform-neutral cards: what an employee sees of a complaint step and the actions offered."""
 
 from bot.cards.model import (
     Card,

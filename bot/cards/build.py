@@ -7,7 +7,15 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
 
-from bot.cards.model import Card, CardAction, CardEvent, CardField, CardInput, CardOption, CardSelect
+from bot.cards.model import (
+    Card,
+    CardAction,
+    CardEvent,
+    CardField,
+    CardInput,
+    CardOption,
+    CardSelect,
+)
 from bot.domain.complaint import STATUS_TONES, ComplaintView, short_time
 
 # Button text and style per workflow action; the order here is the order on the card.
@@ -115,7 +123,9 @@ def _controls(
             for key, label, required in step.write
         )
     if "reject" in actions:
-        inputs.append(CardInput("reason", "驳回理由", placeholder="请说明原因", for_actions=("reject",)))
+        inputs.append(
+            CardInput("reason", "驳回理由", placeholder="请说明原因", for_actions=("reject",))
+        )
     if "extend" in actions:
         inputs.append(
             CardInput("extend_by", "延期时长", True, "例如 4h、1d", for_actions=("extend",))
@@ -182,7 +192,9 @@ def build_escalation_card(
     ]
     if view.overdue_by:
         fields.append(CardField("超时", view.overdue_by))
-    fields.extend(CardField(v.label, v.text) for v in view.values if v.key in ("type", "description"))
+    fields.extend(
+        CardField(v.label, v.text) for v in view.values if v.key in ("type", "description")
+    )
     card = Card(
         ref=ref,
         kind="escalation",

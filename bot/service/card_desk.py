@@ -85,7 +85,9 @@ class CardDesk:
         """The card `person` should see now for `task_id` (settled when they can do nothing)."""
         view = await load_view(session, self.rt, lc.complaint, overdue_by=overdue_by)
         ctx = lc.flow_context(self.rt, now)
-        allowed = [str(a) for a in available_actions(lc.flow, lc.state, person, ctx).get(task_id, ())]
+        allowed = [
+            str(a) for a in available_actions(lc.flow, lc.state, person, ctx).get(task_id, ())
+        ]
         task = lc.state.task(task_id)
         if kind == "escalation":
             allowed = [a for a in allowed if a in ("remind", "reassign", "take_over", "extend")]
@@ -124,15 +126,24 @@ class CardDesk:
             return None
         ref = card_ref(route.channel, lc.number, f"{kind}:{task_id}", person)
         existing = await session.scalar(
-            select(CardMessage).where(CardMessage.channel == route.channel, CardMessage.card_ref == ref)
+            select(CardMessage).where(
+                CardMessage.channel == route.channel, CardMessage.card_ref == ref
+            )
         )
         if existing is not None:
             # The same card again (a task offered anew): refresh the copy the person holds.
             await self.update(session, lc, existing, now=now, message=message)
             return existing
         card = await self.build_card(
-            session, lc, ref=ref, task_id=task_id, person=person, kind=kind, now=now,
-            message=message, overdue_by=overdue_by,
+            session,
+            lc,
+            ref=ref,
+            task_id=task_id,
+            person=person,
+            kind=kind,
+            now=now,
+            message=message,
+            overdue_by=overdue_by,
         )
         record = CardMessage(
             channel=route.channel,
@@ -173,8 +184,16 @@ class CardDesk:
     ) -> Card:
         """Queue an update of one delivered card, using (and spending) its stored ResponseCode."""
         card = await self.build_card(
-            session, lc, ref=record.card_ref, task_id=record.task_id, person=record.person_id,
-            kind=record.kind, now=now, outcome=outcome, notice=notice, message=message,
+            session,
+            lc,
+            ref=record.card_ref,
+            task_id=record.task_id,
+            person=record.person_id,
+            kind=record.kind,
+            now=now,
+            outcome=outcome,
+            notice=notice,
+            message=message,
         )
         record.version += 1
         record.settled = card.settled

@@ -8,7 +8,6 @@ complaint's timeline too, so staff see that the customer never got it.
 
 from __future__ import annotations
 
-
 from typing import Any
 
 from sqlalchemy import select
@@ -45,7 +44,11 @@ def record_delivery_outcomes(relay: OutboxRelay, rt: Runtime) -> None:
             )
             if complaint_id is not None:
                 add_entry(
-                    session, complaint_id, at=rt.now(), actor="system", kind="delivery",
+                    session,
+                    complaint_id,
+                    at=rt.now(),
+                    actor="system",
+                    kind="delivery",
                     summary=f"客户已超出48小时客服消息窗口，改用{VIA_WORDS.get(via, via)}发送",
                 )
 
@@ -56,9 +59,10 @@ def record_delivery_outcomes(relay: OutboxRelay, rt: Runtime) -> None:
         )
         if complaint_id is not None:
             add_entry(
-                session, complaint_id, at=rt.now(), actor="system", kind="delivery",
+                session,
+                complaint_id,
+                at=rt.now(),
+                actor="system",
+                kind="delivery",
                 summary=f"消息未能送达（{row.target}）：{reason[:200]}",
             )
-
-
-

@@ -1,4 +1,4 @@
-"""Weekly (or daily, monthly) digests: claimed once per period, built, and queued to the group chat.
+"""Digests (weekly, daily or monthly): claimed once per period, built, queued to the group chat.
 
 A digest run is a unique (digest, period) row, claimed before anything is built: a second
 trigger, a second worker or a manual re-run finds the row and sends nothing. The markdown and
@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -23,14 +24,23 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.config.model import DigestConfig
 from bot.service.outbox import queue_message
+from bot.service.routing import Route
 from bot.service.runtime import Runtime
 from storage.models import DigestRun
 
 log = logging.getLogger(__name__)
 
 IMAGE_LINK_LIFETIME = 30 * 24 * 3600  # seconds: group members scroll back
-CRON_WEEKDAYS = {"0": "sun", "1": "mon", "2": "tue", "3": "wed", "4": "thu", "5": "fri",
-                 "6": "sat", "7": "sun"}
+CRON_WEEKDAYS = {
+    "0": "sun",
+    "1": "mon",
+    "2": "tue",
+    "3": "wed",
+    "4": "thu",
+    "5": "fri",
+    "6": "sat",
+    "7": "sun",
+}
 
 
 def cron_trigger(cron: str, timezone: str):  # noqa: ANN201 - apscheduler CronTrigger
@@ -44,8 +54,12 @@ def cron_trigger(cron: str, timezone: str):  # noqa: ANN201 - apscheduler CronTr
 
     minute, hour, day, month, weekday = cron.split()
     return CronTrigger(
-        minute=minute, hour=hour, day=day, month=month,
-        day_of_week=_weekday_names(weekday), timezone=ZoneInfo(timezone),
+        minute=minute,
+        hour=hour,
+        day=day,
+        month=month,
+        day_of_week=_weekday_names(weekday),
+        timezone=ZoneInfo(timezone),
     )
 
 
@@ -124,8 +138,13 @@ class DigestDesk:
             return DigestOutcome(digest.name, period.label, "already-sent")
         async with self.rt.db.read() as session:
             built = await build_digest(
-                session, digest, period, now=now, renderer=self.renderer,
-                directory=self.rt.config.directory, calendar=self.rt.config.calendar,
+                session,
+                digest,
+                period,
+                now=now,
+                renderer=self.renderer,
+                directory=self.rt.config.directory,
+                calendar=self.rt.config.calendar,
                 progress=say,
             )
         if dry_run_to is not None:
@@ -137,30 +156,23 @@ class DigestDesk:
         route = self.rt.routing.group(digest.group)
         async with self.rt.db.write() as session:
             run = await session.scalar(
-                select(DigestRun).where(DigestRun.digest == digest.name, DigestRun.period == period.label)
+                select(DigestRun).where(
+                    DigestRun.digest == digest.name, DigestRun.period == period.label
+                )
             )
             if route is None:
                 run.status, run.finished_at = "failed", now
                 run.detail = {"error": f"group {digest.group} has no channel that is on"}
                 log.warning("digest %s: group %s is unreachable", digest.name, digest.group)
                 return DigestOutcome(digest.name, period.label, "no-group", tuple(files))
-            key = f"digest:{digest.name}:{period.label}"
-            await queue_message(
-                session, key=f"{key}:text", kind="markdown", channel=route.channel,
-                target=route.target, payload={"title": f"{digest.name} {period.label}",
-                                              "text": built.markdown}, now=now,
+            await self._queue(
+                session,
+                route,
+                built,
+                key=f"digest:{digest.name}:{period.label}",
+                folder=folder,
+                now=now,
             )
-            expires = int(time.time()) + IMAGE_LINK_LIFETIME
-            for chart, _png in built.images:
-                relative = f"{_safe(digest.name)}/{period.label}/{chart}.png"
-                token = sign_image_path(self.rt.link_secret, relative, expires)
-                await queue_message(
-                    session, key=f"{key}:{chart}", kind="image", channel=route.channel,
-                    target=route.target,
-                    payload={"path": str(folder / f"{chart}.png"), "title": chart,
-                             "url": f"{self.rt.public_base_url}/digests/{token}"},
-                    now=now,
-                )
             run.status, run.finished_at = "queued", now
             run.detail = {"files": [str(p) for p in files]}
         say(f"{digest.name} {period.label}: queued for {digest.group}")
@@ -178,30 +190,60 @@ class DigestDesk:
             return DigestOutcome(digest.name, period.label, "no-group")
         async with self.rt.db.read() as session:
             built = await build_digest(
-                session, digest, period, now=now, renderer=self.renderer,
-                directory=self.rt.config.directory, calendar=self.rt.config.calendar,
+                session,
+                digest,
+                period,
+                now=now,
+                renderer=self.renderer,
+                directory=self.rt.config.directory,
+                calendar=self.rt.config.calendar,
             )
         folder = self.data_dir / "digests" / "requests" / f"{person_id}-{int(time.time())}"
         files = built.write_to(folder)
-        expires = int(time.time()) + IMAGE_LINK_LIFETIME
         async with self.rt.db.write() as session:
-            key = f"digest-request:{person_id}:{folder.name}"
-            await queue_message(
-                session, key=f"{key}:text", kind="markdown", channel=route.channel,
-                target=route.target, payload={"title": f"{digest.name} {period.label}",
-                                              "text": built.markdown}, now=now,
+            await self._queue(
+                session,
+                route,
+                built,
+                key=f"digest-request:{person_id}:{folder.name}",
+                folder=folder,
+                now=now,
             )
-            for chart, _png in built.images:
-                relative = f"requests/{folder.name}/{chart}.png"
-                token = sign_image_path(self.rt.link_secret, relative, expires)
-                await queue_message(
-                    session, key=f"{key}:{chart}", kind="image", channel=route.channel,
-                    target=route.target,
-                    payload={"path": str(folder / f"{chart}.png"), "title": chart,
-                             "url": f"{self.rt.public_base_url}/digests/{token}"},
-                    now=now,
-                )
         return DigestOutcome(digest.name, period.label, "queued", tuple(files))
+
+    async def _queue(
+        self, session: Any, route: Route, built: Any, *, key: str, folder: Path, now: datetime
+    ) -> None:
+        """The markdown, then each chart as an image with its signed URL, to one chat."""
+        await queue_message(
+            session,
+            key=f"{key}:text",
+            kind="markdown",
+            channel=route.channel,
+            target=route.target,
+            payload={"title": f"{built.name} {built.period.label}", "text": built.markdown},
+            now=now,
+        )
+        expires = int(time.time()) + IMAGE_LINK_LIFETIME
+        root = self.data_dir / "digests"
+        for chart, _png in built.images:
+            path = folder / f"{chart}.png"
+            token = sign_image_path(
+                self.rt.link_secret, path.relative_to(root).as_posix(), expires
+            )
+            await queue_message(
+                session,
+                key=f"{key}:{chart}",
+                kind="image",
+                channel=route.channel,
+                target=route.target,
+                payload={
+                    "path": str(path),
+                    "title": chart,
+                    "url": f"{self.rt.public_base_url}/digests/{token}",
+                },
+                now=now,
+            )
 
     async def _claim(self, name: str, period: str, now: datetime) -> bool:
         async with self.rt.db.write() as session:
@@ -218,9 +260,14 @@ class DigestDesk:
         """One cron job per digest; a fire missed while down runs once at the next start."""
         for digest in self.rt.config.digests:
             scheduler.add_job(  # type: ignore[attr-defined]
-                self._scheduled, cron_trigger(digest.cron, digest.timezone), args=[digest.name],
-                id=f"digest:{digest.name}", misfire_grace_time=None, coalesce=True,
-                max_instances=1, replace_existing=True,
+                self._scheduled,
+                cron_trigger(digest.cron, digest.timezone),
+                args=[digest.name],
+                id=f"digest:{digest.name}",
+                misfire_grace_time=None,
+                coalesce=True,
+                max_instances=1,
+                replace_existing=True,
             )
 
     async def _scheduled(self, name: str) -> None:

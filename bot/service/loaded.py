@@ -1,4 +1,4 @@
-"""One complaint with everything a decision needs, loaded (and locked) in the caller's transaction."""
+"""One complaint with all a decision needs, loaded (and locked) in the caller's transaction."""
 
 from __future__ import annotations
 
@@ -41,7 +41,11 @@ class LoadedComplaint:
 
 
 async def load_complaint(
-    session: AsyncSession, rt: Runtime, *, number: str | None = None, complaint_id: int | None = None
+    session: AsyncSession,
+    rt: Runtime,
+    *,
+    number: str | None = None,
+    complaint_id: int | None = None,
 ) -> LoadedComplaint:
     """The complaint and its flow state, locked for update on PostgreSQL (SQLite locks on write).
 

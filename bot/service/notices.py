@@ -1,4 +1,4 @@
-"""Text notices to people, group chats and customers, queued in the outbox at the end of a change."""
+"""Text notices to people, group chats and customers, queued in the outbox when a change ends."""
 
 from __future__ import annotations
 
@@ -36,7 +36,9 @@ class Notices:
     def person(self, person_id: str, text: str, *, complaint_id: int | None = None) -> None:
         self.items.append(_Notice("person", person_id, text, complaint_id=complaint_id))
 
-    def group(self, group_id: str, title: str, text: str, *, complaint_id: int | None = None) -> None:
+    def group(
+        self, group_id: str, title: str, text: str, *, complaint_id: int | None = None
+    ) -> None:
         self.items.append(_Notice("group", group_id, text, title, complaint_id))
 
     def customer_later(self, lc: object, text: str, *, via_note: bool = False) -> None:
@@ -44,7 +46,9 @@ class Notices:
         complaint = lc.complaint  # type: ignore[attr-defined]
         if complaint.customer_id is None:
             return
-        self.items.append(_Notice("customer", str(complaint.customer_id), text, complaint_id=complaint.id))
+        self.items.append(
+            _Notice("customer", str(complaint.customer_id), text, complaint_id=complaint.id)
+        )
 
     async def flush(self, session: AsyncSession, lc: object | None, *, now: datetime) -> int:
         """Queue every collected notice; returns how many were queued."""
@@ -61,10 +65,16 @@ class Notices:
                 if customer is not None and customer.external_id:
                     route = self.rt.routing.customer(customer.channel, customer.external_id)
             if route is None:
-                log.info("notice to %s %s not queued: no channel reaches them", item.kind, item.target)
+                log.info(
+                    "notice to %s %s not queued: no channel reaches them", item.kind, item.target
+                )
                 if item.complaint_id is not None:
                     add_entry(
-                        session, item.complaint_id, at=now, actor="system", kind="note",
+                        session,
+                        item.complaint_id,
+                        at=now,
+                        actor="system",
+                        kind="note",
                         summary=f"通知未发出：{item.kind} {item.target} 没有可用的渠道",
                     )
                 continue

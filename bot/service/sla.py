@@ -1,4 +1,4 @@
-"""Service levels: a due timer becomes an sla.* rule event; the clock stops while we wait on the customer."""
+"""Service levels: a due timer becomes an sla.* event; the clock stops while a customer answers."""
 
 from __future__ import annotations
 
@@ -43,12 +43,16 @@ class SlaService:
         if not _activation_is_current(lc, timer):
             timer.status = "cancelled"
             return False
-        # The ticker marks the timer fired in this same savepoint; only a stale one is settled here.
+        # The ticker marks the timer fired in this same savepoint; only a stale one is settled here
         overdue = await self._overdue_since(session, timer)
-        overdue_text = f"超时 {duration_in_chinese(now - overdue)}" if overdue and now > overdue else None
+        overdue_text = (
+            f"超时 {duration_in_chinese(now - overdue)}" if overdue and now > overdue else None
+        )
         step = step_name(lc.flow, timer.step_id)
         change = self.complaints.begin(session, lc, actor="system", now=now)
-        change.note("sla", f"「{step}」{LEVEL_WORDS.get(timer.level, timer.level)}", level=timer.level)
+        change.note(
+            "sla", f"「{step}」{LEVEL_WORDS.get(timer.level, timer.level)}", level=timer.level
+        )
         change.event(LEVEL_EVENTS[timer.level], level=timer.level, overdue_by=overdue_text)
         await self.complaints.commit_change(change)
         return True
@@ -67,10 +71,12 @@ class SlaService:
         lc = await load_complaint(session, self.rt, number=number)
         timers = await self._current_timers(session, lc, ("pending",))
         for timer in timers:
-            left = self.rt.calendar.elapsed(now, timer.due_at) if timer.due_at > now else timedelta(0)
+            left = (
+                self.rt.calendar.elapsed(now, timer.due_at) if timer.due_at > now else timedelta(0)
+            )
             timer.status, timer.remaining_seconds = "paused", left.total_seconds()
         change = self.complaints.begin(session, lc, actor=actor, now=now)
-        change.note("paused", f"等待客户补充信息，计时暂停" + (f"：{reason}" if reason else ""))
+        change.note("paused", "等待客户补充信息，计时暂停" + (f"：{reason}" if reason else ""))
         await self.complaints.commit_change(change)
         return len(timers)
 

@@ -29,8 +29,11 @@ log = logging.getLogger(__name__)
 NUMBER = r"[A-Z]{1,6}\d{8}-\d{4,}"
 VERB_ACTIONS = {verb: action for action, verb in ACTION_VERBS.items()}
 VERB_ACTIONS.update({label: action for action, (label, _style) in ACTION_LABELS.items()})
-COMMAND = re.compile(rf"^\s*(?P<verb>{'|'.join(sorted(VERB_ACTIONS, key=len, reverse=True))})"
-                     rf"\s*(?P<number>{NUMBER})?\s*(?P<rest>.*)$", re.S)
+COMMAND = re.compile(
+    rf"^\s*(?P<verb>{'|'.join(sorted(VERB_ACTIONS, key=len, reverse=True))})"
+    rf"\s*(?P<number>{NUMBER})?\s*(?P<rest>.*)$",
+    re.S,
+)
 QUERY = re.compile(rf"^\s*(查询|查看)\s*(?P<number>{NUMBER})\s*$")
 TODO = re.compile(r"^\s*(我的待办|待办|我的任务)\s*$")
 REPORT = re.compile(r"^\s*(?P<what>本周报表|周报|本月报表|月报)\s*$")
@@ -38,9 +41,11 @@ TO_CUSTOMER = re.compile(r"^\s*(回复客户|回复)[:：]\s*(?P<text>.+)$", re.
 FIELD_LINE = re.compile(r"^\s*(?P<name>[^:：\n]{1,20})[:：]\s*(?P<value>.+)$", re.S)
 
 UNKNOWN_PERSON = "您还不在投诉处理人员名单中，请联系管理员把您的账号加入配置。"
-HELP = ("可以这样使用：\n我的待办 —— 查看待处理的投诉\n查询 TS20261123-0001 —— 查看一件投诉\n"
-        "解决方案：…… —— 填写当前步骤的字段，点“提交”时一起提交\n回复客户：…… —— 给客户发消息\n"
-        "其他文字会作为评论记在最近一张卡片的投诉上。")
+HELP = (
+    "可以这样使用：\n我的待办 —— 查看待处理的投诉\n查询 TS20261123-0001 —— 查看一件投诉\n"
+    "解决方案：…… —— 填写当前步骤的字段，点“提交”时一起提交\n回复客户：…… —— 给客户发消息\n"
+    "其他文字会作为评论记在最近一张卡片的投诉上。"
+)
 
 
 class StaffDesk:
@@ -71,8 +76,13 @@ class StaffDesk:
             return None
         try:
             action = await self._action_from_click(session, record, complaint.number, click, now)
-            await self.complaints.act(session, complaint.number, action, now=now,
-                                      before_finish=self._forget_drafts(session, click, record))
+            await self.complaints.act(
+                session,
+                complaint.number,
+                action,
+                now=now,
+                before_finish=self._forget_drafts(session, click, record),
+            )
         except ActionRefused as exc:
             await self._refuse(session, complaint.number, record, exc.reason, now)
         return None
@@ -80,7 +90,10 @@ class StaffDesk:
     def _forget_drafts(self, session: AsyncSession, click: CardClick, record: CardMessage) -> Any:
         async def hook(change: Any) -> None:
             if click.action == "submit":
-                await self._set_drafts(session, click.channel, click.sender, change.lc.number, None)
+                await self._set_drafts(
+                    session, click.channel, click.sender, change.lc.number, None
+                )
+
         return hook
 
     async def _refuse(
@@ -91,7 +104,11 @@ class StaffDesk:
         await self.complaints.cards.update(session, lc, record, now=now, notice=reason)
 
     async def _action_from_click(
-        self, session: AsyncSession, record: CardMessage, number: str, click: CardClick,
+        self,
+        session: AsyncSession,
+        record: CardMessage,
+        number: str,
+        click: CardClick,
         now: datetime,
     ) -> Action:
         kind = _action_kind(click.action)
@@ -123,7 +140,9 @@ class StaffDesk:
             extend_by=extend_by,
         )
 
-    def _parse_fields(self, lc: LoadedComplaint, raw: Mapping[str, str], now: datetime) -> dict[str, Any]:
+    def _parse_fields(
+        self, lc: LoadedComplaint, raw: Mapping[str, str], now: datetime
+    ) -> dict[str, Any]:
         ctx = FormContext(now, self.rt.tz, directory=self.rt.config.directory)
         out: dict[str, Any] = {}
         for name, text in raw.items():
@@ -142,7 +161,9 @@ class StaffDesk:
 
     async def _conversation(self, session: AsyncSession, channel: str, user: str) -> Conversation:
         row = await session.scalar(
-            select(Conversation).where(Conversation.channel == channel, Conversation.user_id == user)
+            select(Conversation).where(
+                Conversation.channel == channel, Conversation.user_id == user
+            )
         )
         if row is None:
             row = Conversation(channel=channel, user_id=user, state={}, updated_at=self.rt.now())
@@ -199,14 +220,21 @@ class StaffDesk:
         complaint = await session.get(Complaint, latest.complaint_id)
         assert complaint is not None
         if m := TO_CUSTOMER.match(text):
-            await self.complaints.comment(session, complaint.number, actor=f"person:{person}",
-                                          text=m["text"].strip(), to_customer=True)
+            await self.complaints.comment(
+                session,
+                complaint.number,
+                actor=f"person:{person}",
+                text=m["text"].strip(),
+                to_customer=True,
+            )
             return f"已回复客户（投诉 {complaint.number}）。"
         if m := FIELD_LINE.match(text):
             saved = await self._draft_field(session, msg, person, complaint.number, m)
             if saved:
                 return saved
-        await self.complaints.comment(session, complaint.number, actor=f"person:{person}", text=text)
+        await self.complaints.comment(
+            session, complaint.number, actor=f"person:{person}", text=text
+        )
         return f"已记为投诉 {complaint.number} 的评论。"
 
     async def _draft_field(
@@ -218,18 +246,25 @@ class StaffDesk:
             return None
         writable = {
             lc.form.field(n).key if lc.form.field(n) else n
-            for t in lc.state.tasks if t.may_take(person)
+            for t in lc.state.tasks
+            if t.may_take(person)
             for n in getattr(lc.flow.step(t.step_id), "write", [])
         }
         if field.key not in writable:
             return f"当前步骤不能由您填写“{field.label}”。"
-        value, problem = parse_answer(lc.form, field.key, m["value"].strip(), FormContext(
-            self.rt.now(), self.rt.tz, directory=self.rt.config.directory))
+        value, problem = parse_answer(
+            lc.form,
+            field.key,
+            m["value"].strip(),
+            FormContext(self.rt.now(), self.rt.tz, directory=self.rt.config.directory),
+        )
         if problem is not None:
             return f"{problem.label}：{problem.message}"
         drafts = await self._drafts(session, msg.channel, msg.sender, number, lc)
         drafts[field.key] = value
-        await self._set_drafts(session, msg.channel, msg.sender, number, dump_values(lc.form, drafts))
+        await self._set_drafts(
+            session, msg.channel, msg.sender, number, dump_values(lc.form, drafts)
+        )
         return f"已记下“{field.label}”，点卡片上的“提交”时一起提交（投诉 {number}）。"
 
     async def _command(
@@ -271,9 +306,17 @@ class StaffDesk:
             values = await self._drafts(session, msg.channel, msg.sender, number, lc)
         try:
             await self.complaints.act(
-                session, number,
-                Action(kind, person, task_id=task_id, target=target, values=values, text=rest,
-                       extend_by=extend_by),
+                session,
+                number,
+                Action(
+                    kind,
+                    person,
+                    task_id=task_id,
+                    target=target,
+                    values=values,
+                    text=rest,
+                    extend_by=extend_by,
+                ),
             )
         except ActionRefused as exc:
             return f"未能{ACTION_VERBS.get(action_name, action_name)}：{exc.reason}"
@@ -303,7 +346,9 @@ class StaffDesk:
             await session.execute(
                 select(Complaint.number, WorkflowTask.task_key)
                 .join(Complaint, Complaint.id == WorkflowTask.complaint_id)
-                .where(WorkflowTask.assignee == person, WorkflowTask.state.in_(("open", "accepted")))
+                .where(
+                    WorkflowTask.assignee == person, WorkflowTask.state.in_(("open", "accepted"))
+                )
                 .order_by(Complaint.created_at)
             )
         ).all()
@@ -312,7 +357,9 @@ class StaffDesk:
         now = self.rt.now()
         for number, task_key in rows:
             lc = await load_complaint(session, self.rt, number=number)
-            await self.complaints.cards.send(session, lc, task_key.rpartition("/")[0], person, now=now)
+            await self.complaints.cards.send(
+                session, lc, task_key.rpartition("/")[0], person, now=now
+            )
         numbers = "、".join(dict.fromkeys(n for n, _ in rows))
         return f"您有 {len(set(n for n, _ in rows))} 件待办：{numbers}，卡片已发给您。"
 
@@ -327,8 +374,13 @@ class StaffDesk:
             await self.complaints.cards.send(session, lc, mine[0], person, now=now)
             return f"投诉 {number} 的卡片已发给您。"
         card = await self.complaints.cards.build_card(
-            session, lc, ref="query", task_id=lc.state.tasks[0].task_id if lc.state.tasks else "-",
-            person=person, kind="task", now=now,
+            session,
+            lc,
+            ref="query",
+            task_id=lc.state.tasks[0].task_id if lc.state.tasks else "-",
+            person=person,
+            kind="task",
+            now=now,
         )
         return card_as_text(card.settle(card.outcome or "（您不是当前处理人，仅供查看）"))
 

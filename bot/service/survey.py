@@ -1,4 +1,4 @@
-"""The satisfaction survey: asked when a complaint closes, answered once, in chat or on the page."""
+"""The satisfaction survey: asked when a complaint closes, answered once, in chat or on a page."""
 
 from __future__ import annotations
 
@@ -61,14 +61,20 @@ class SurveyDesk:
         if existing is not None:
             raise ActionRefused(f"投诉 {c.number} 已经评价过了，谢谢您")
         answer = SurveyAnswer(
-            complaint_id=c.id, score=score, comment=comment or None, channel=channel,
+            complaint_id=c.id,
+            score=score,
+            comment=comment or None,
+            channel=channel,
             answered_at=change.now,
         )
         change.session.add(answer)
         if change.lc.form.field("satisfaction") is not None:
             await change._write_fields({"satisfaction": score}, actor="customer")
-        change.note("survey", f"评价 {stars(score)}" + (f"：{comment}" if comment else ""),
-                    actor="customer")
+        change.note(
+            "survey",
+            f"评价 {stars(score)}" + (f"：{comment}" if comment else ""),
+            actor="customer",
+        )
         change.event("survey.answered", score=score)
         return answer
 

@@ -60,7 +60,7 @@ def condition_env(
         priority=complaint.priority,
         status=complaint.status,
         now=now,
-        # Event-specific names (bot/rules/catalog.py EVENT_NAMES); empty unless the event sets them.
+        # Event-specific names (bot/rules/catalog.py EVENT_NAMES); empty unless an event sets them
         changed_field=None,
         old_value=None,
         new_value=None,

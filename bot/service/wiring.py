@@ -129,8 +129,17 @@ def build_service(
     record_delivery_outcomes(relay, rt)
     ticker = TimerTicker(db, clock=clock.now, metrics=metrics)
     service = Service(
-        rt=rt, complaints=complaints, sla=sla, intake=intake, staff=staff, dispatcher=dispatcher,
-        relay=relay, ticker=ticker, digests=digests, adapters=adapters, settings=settings,
+        rt=rt,
+        complaints=complaints,
+        sla=sla,
+        intake=intake,
+        staff=staff,
+        dispatcher=dispatcher,
+        relay=relay,
+        ticker=ticker,
+        digests=digests,
+        adapters=adapters,
+        settings=settings,
         metrics=metrics,
     )
     ticker.fire = service.fire_timer
