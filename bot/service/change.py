@@ -152,6 +152,11 @@ class ComplaintChange:
             )
             self.pending.closed[e.task_id] = line
             await self._mirror_state(e.task_id, "closed")
+            if e.outcome in ("approved", "rejected") and e.by:
+                # Each signature of a sign-off is on record, not only the one that ends the step.
+                verb = "同意" if e.outcome == "approved" else "驳回"
+                step = step_name(self.lc.flow, e.step_id)
+                self.note("signed", f"{verb}了「{step}」", actor=f"person:{e.by}")
         elif isinstance(e, fx.AssigneeChanged):
             c.reassigned = (c.reassigned or 0) + 1
             target = self.name(e.new) if e.new else "部门待认领"
@@ -269,7 +274,8 @@ class ComplaintChange:
             update(WorkflowTask)
             .where(WorkflowTask.complaint_id == self.complaint.id)
             .where(WorkflowTask.task_key.like(f"{task_id}/%"))
-            .where(WorkflowTask.state == "open")
+            # The holder's own row is "accepted": a closed or transferred task leaves it too.
+            .where(WorkflowTask.state.in_(("open", "accepted")))
             .values(state=state, updated_at=self.now)
         )
         if person is not None:

@@ -242,6 +242,9 @@ async def test_three_approvers_one_rejects_back_to_department(desk: Desk):
     await desk.deliver()
     complaint = await desk.complaint(number)
     assert complaint.current_step == "handle"
+    story = await desk.timeline(number)
+    assert ("person:qianqi", "同意了「大额赔偿会签」") in story
+    assert ("person:zhangsan", "驳回了「大额赔偿会签」") in story
     # Every approver's card ended in the right state, and nothing waits on 周总 any more.
     assert "已由 钱七 同意" in str(desk.cards_of("QianQi")[signers["QianQi"]])
     assert "已由 张三 驳回" in str(desk.cards_of("ZhangSan")[signers["ZhangSan"]])
