@@ -78,17 +78,17 @@ def create_app(
     background: bool = True,
 ) -> web.Application:
     """The whole service as one aiohttp application (tests pass their own clock and builders)."""
+    from bot.integrations import build_integrations
     from bot.service.wiring import Service, build_service
+    from bot.web.auth import install_console_auth
 
     app = web.Application(client_max_size=25 * 1024 * 1024)
     app[appkeys.SETTINGS] = settings
     app[appkeys.CONFIG] = config
+    install_console_auth(app)  # the console/playground sign-in guard (bot/web/auth.py)
     db = Database(settings.database_url, pool_size=settings.db_pool_size)
     app[appkeys.DATABASE] = db
     redis = _redis(settings)
-    playground_only = all(
-        getattr(c, "type", "") == "playground" for c in config.channels.values()
-    )
     clock = clock or (OffsetClock() if settings.playground_clock else SystemClock())
     context = AdapterContext(
         groups=config.groups,
@@ -99,10 +99,17 @@ def create_app(
         clock=clock.now,
     )
     channels = build_channels(config.channels, context, builders)
+    # The playground's clock may move only when no real platform is on: with real channels on,
+    # moving the service's one clock would send real reminders to real people.
+    playground_only = all(a.platform == "playground" for a in channels.adapters.values())
+    # Webhooks out and CRM/ERP/QMS connectors: outbox channels of their own, when configured.
+    integrations = build_integrations(config, clock=clock.now)
+    channels.adapters.update(integrations.adapters)
     metrics = Metrics()
     service: Service = build_service(
         settings, config, db, channels.adapters, clock=clock, redis=redis, metrics=metrics
     )
+    integrations.attach(service)
     app[appkeys.SERVICE] = service
     app[appkeys.METRICS] = metrics
     service.playground_only = playground_only

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,11 +11,13 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from bot.config.channels import ChannelBase, GroupConfig
-from bot.config.model import AppConfig, DigestConfig, Organization
+from bot.config.model import AppConfig, ConsoleConfig, DigestConfig, Organization
 from bot.config.yaml_source import parse_yaml, substitute_env
 from bot.domain.directory import Department, Directory, Group, Person
 from bot.errors import ConfigError, ConfigProblem
 from bot.forms import FormDefinition, check_form, field_names
+from bot.integrations.checks import check_integrations
+from bot.integrations.config import ApiSettings, Connectors, WebhookSubscription
 from bot.rules import CompiledRule, compile_rules
 from bot.workflow import FlowDefinition, WorkingCalendar, check_flow
 
@@ -36,6 +38,12 @@ class LoadedConfig:
     digests: tuple[DigestConfig, ...]
     intake_flow: str
     calendar: WorkingCalendar | None = None
+    # --- integrations (bot/integrations) ---
+    api: ApiSettings = ApiSettings()
+    webhooks: tuple[WebhookSubscription, ...] = ()
+    connectors: Connectors = Connectors()
+    # --- console (bot/web/auth.py) ---
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
 
     def form_of(self, flow_key: str) -> FormDefinition:
         return self.forms[self.flows[flow_key].form]
@@ -93,6 +101,10 @@ def load_config_text(
         calendar=(
             config.calendar.to_calendar(config.organization.timezone) if config.calendar else None
         ),
+        api=config.api,
+        webhooks=tuple(config.webhooks),
+        connectors=config.connectors,
+        console=config.console,
     )
 
 
@@ -220,6 +232,25 @@ def cross_check(
                 ("flows",), "at least one flow is needed (customers' complaints start it)"
             )
         )
+    problems.extend(_check_console(config.console, directory))
     rules, rule_problems = compile_rules(config.rules, field_names=names, directory=directory)
     problems.extend(p.under("rules") for p in rule_problems)
+    problems.extend(check_integrations(config, names))
     return problems, rules
+
+
+def _check_console(console: ConsoleConfig, directory: Directory) -> list[ConfigProblem]:
+    """Console accounts: unique names, and `person` naming someone under people:."""
+    problems = []
+    for index, value in _duplicates([a.name for a in console.accounts]):
+        problems.append(
+            ConfigProblem(("console", "accounts", index, "name"), f"duplicate account '{value}'")
+        )
+    for index, account in enumerate(console.accounts):
+        if account.person is not None and account.person not in directory.people:
+            problems.append(
+                ConfigProblem(
+                    ("console", "accounts", index, "person"), f"unknown person '{account.person}'"
+                )
+            )
+    return problems

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -18,6 +19,7 @@ from bot.config.channels import (
     WecomChannel,
 )
 from bot.forms import FormDefinition
+from bot.integrations.config import ApiSettings, Connectors, WebhookSubscription
 from bot.rules import RuleDefinition
 from bot.workflow import CalendarConfig, FlowDefinition
 
@@ -25,6 +27,8 @@ __all__ = [
     "AppConfig",
     "ChannelBase",
     "ChannelConfig",
+    "ConsoleAccount",
+    "ConsoleConfig",
     "DigestConfig",
     "DingtalkChannel",
     "GroupConfig",
@@ -114,6 +118,48 @@ class IntakeConfig(Strict):
     flow: str = "complaint"
 
 
+# --- console (the staff web console's sign-in; bot/web/auth.py) ---------------------------------
+
+# scrypt$N$r$p$<salt>$<hash>, salt and hash in unpadded URL-safe base64 (python -m bot.web.auth).
+PASSWORD_HASH = re.compile(
+    r"^scrypt\$(?P<n>\d{1,8})\$(?P<r>\d{1,3})\$(?P<p>\d{1,3})\$[A-Za-z0-9_-]{16,}\$[A-Za-z0-9_-]{32,}$"
+)
+
+
+class ConsoleAccount(Strict):
+    """A staff member who may sign in to the web console."""
+
+    name: str = Field(min_length=1, max_length=64)
+    person: str | None = None  # a people: id; the console shows their name
+    password_hash: str
+
+    @field_validator("password_hash")
+    @classmethod
+    def _scrypt_hash(cls, value: str) -> str:
+        match = PASSWORD_HASH.match(value)
+        hint = "make one with: python -m bot.web.auth NAME"
+        if match is None:
+            raise ValueError(
+                f"password_hash must look like scrypt$16384$8$1$<salt>$<hash> (never the "
+                f"password itself); {hint}"
+            )
+        n, r, p = int(match["n"]), int(match["r"]), int(match["p"])
+        # Bounds keep a typo from asking scrypt for gigabytes at every sign-in.
+        if n < 2 or n & (n - 1) or n > 2**20 or not 1 <= r <= 32 or not 1 <= p <= 16:
+            raise ValueError(
+                f"password_hash has unusable scrypt parameters N={n}, r={r}, p={p} "
+                f"(N a power of two up to 2**20, r 1..32, p 1..16); {hint}"
+            )
+        return value
+
+
+class ConsoleConfig(Strict):
+    """`console:`: local accounts (none: a one-time admin token is logged at start)."""
+
+    accounts: list[ConsoleAccount] = []
+    session_hours: float = Field(12, gt=0, le=24 * 31)
+
+
 class AppConfig(Strict):
     organization: Organization = Organization()
     roles: dict[str, str] = {}
@@ -128,3 +174,9 @@ class AppConfig(Strict):
     intake: IntakeConfig = IntakeConfig()
     # Office hours that time limits count in; without it the clock runs 24x7.
     calendar: CalendarConfig | None = None
+    # --- console (bot/web/auth.py) ---
+    console: ConsoleConfig = ConsoleConfig()
+    # --- integrations (bot/integrations/config.py) ---
+    api: ApiSettings = ApiSettings()
+    webhooks: list[WebhookSubscription] = []
+    connectors: Connectors = Connectors()

@@ -1,0 +1,143 @@
+"""Webhook subscriptions and their delivery logs (the outbox rows of each subscription)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy import func, select
+
+from bot.delivery.outbox import requeue_failed
+from bot.integrations.events import WEBHOOKS_CHANNEL, delivery_prefix
+from bot.web.api_core import Answer, ApiCall, ApiError, ApiTable, json_response
+from bot.web.api_models import DeliveryOut, DeliveryPage, WebhookList, WebhookOut, dump
+from bot.web.api_params import DeliveryPath, DeliveryQuery, WebhookPath
+from bot.web.api_query import decode_cursor, page_of
+from storage.models import Complaint, OutboxMessage
+
+table = ApiTable("webhooks")
+
+
+def _of(name: str):  # noqa: ANN202 - a SQL condition
+    """Rows of one subscription: their keys start with its prefix (names have no % or _)."""
+    return (OutboxMessage.channel == WEBHOOKS_CHANNEL) & OutboxMessage.idempotency_key.like(
+        delivery_prefix(name) + "%"
+    )
+
+
+def _subscription(call: ApiCall, name: str) -> None:
+    if not any(s.name == name for s in call.config.webhooks):
+        raise ApiError(404, f"no webhook subscription '{name}'")
+
+
+@table.add(
+    "GET",
+    "/api/v1/webhooks",
+    summary="Webhook subscriptions with delivery counts",
+    scope="admin",
+    answers=(Answer(200, "Subscriptions", WebhookList),),
+)
+async def list_webhooks(call: ApiCall) -> web.Response:
+    items = []
+    async with call.db.read() as session:
+        for sub in call.config.webhooks:
+            counts = dict(
+                (
+                    await session.execute(
+                        select(OutboxMessage.status, func.count())
+                        .where(_of(sub.name))
+                        .group_by(OutboxMessage.status)
+                    )
+                ).all()
+            )
+            items.append(
+                WebhookOut(
+                    name=sub.name,
+                    url=sub.url,
+                    events=list(sub.events),
+                    active=sub.active,
+                    pending=counts.get("pending", 0),
+                    sent=counts.get("sent", 0),
+                    failed=counts.get("failed", 0),
+                )
+            )
+    return json_response(dump(WebhookList(items=items)))
+
+
+def _delivery(row: OutboxMessage, number: str | None) -> DeliveryOut:
+    return DeliveryOut(
+        id=row.id,
+        delivery=row.idempotency_key,
+        event=(row.payload or {}).get("event"),
+        complaint=number,
+        status=row.status,  # type: ignore[arg-type]
+        attempts=row.attempts,
+        last_error=row.last_error,
+        created_at=row.created_at,
+        due_at=row.due_at,
+        sent_at=row.sent_at,
+    )
+
+
+@table.add(
+    "GET",
+    "/api/v1/webhooks/{name}/deliveries",
+    summary="One subscription's delivery log, newest first",
+    scope="admin",
+    path_model=WebhookPath,
+    query_model=DeliveryQuery,
+    answers=(Answer(200, "A page", DeliveryPage),),
+)
+async def list_deliveries(call: ApiCall) -> web.Response:
+    _subscription(call, call.path.name)
+    q: DeliveryQuery = call.query
+    stmt = (
+        select(OutboxMessage, Complaint.number)
+        .outerjoin(Complaint, Complaint.id == OutboxMessage.complaint_id)
+        .where(_of(call.path.name))
+    )
+    if q.status:
+        stmt = stmt.where(OutboxMessage.status == q.status)
+    after = decode_cursor(q.cursor)
+    if after is not None:
+        stmt = stmt.where(OutboxMessage.id < after)
+    async with call.db.read() as session:
+        rows = (
+            await session.execute(stmt.order_by(OutboxMessage.id.desc()).limit(q.limit + 1))
+        ).all()
+    page, cursor = page_of([row for row, _ in rows], q.limit)
+    numbers = {row.id: number for row, number in rows}
+    return json_response(
+        dump(DeliveryPage(items=[_delivery(r, numbers[r.id]) for r in page], next_cursor=cursor))
+    )
+
+
+@table.add(
+    "POST",
+    "/api/v1/webhooks/{name}/deliveries/{id}/retry",
+    summary="Send a failed delivery again (same delivery id)",
+    scope="admin",
+    path_model=DeliveryPath,
+    answers=(
+        Answer(200, "The delivery, pending again", DeliveryOut),
+        Answer(409, "Only failed deliveries can be retried"),
+    ),
+)
+async def retry_delivery(call: ApiCall) -> web.Response:
+    _subscription(call, call.path.name)
+    async with call.db.read() as session:
+        row = await session.scalar(
+            select(OutboxMessage).where(OutboxMessage.id == call.path.id, _of(call.path.name))
+        )
+    if row is None:
+        raise ApiError(404, f"no delivery {call.path.id} of '{call.path.name}'")
+    if row.status != "failed":
+        raise ApiError(409, f"the delivery is {row.status}; only failed ones are retried")
+    await requeue_failed(call.db, [row.id], now=call.service.rt.now())
+    async with call.db.read() as session:
+        row = await session.get(OutboxMessage, call.path.id, populate_existing=True)
+        number = (
+            await session.scalar(select(Complaint.number).where(Complaint.id == row.complaint_id))
+            if row is not None and row.complaint_id
+            else None
+        )
+    assert row is not None
+    return json_response(dump(_delivery(row, number)))
