@@ -73,8 +73,18 @@ def postgres_migrated() -> Iterator[str]:
 
 
 async def _truncate(db: Database) -> None:
+    """Empty every table. The database is this session's own, so any other connection to it is
+    a leftover of an earlier test (a background task that outlived it): end those first, so a
+    leaked transaction fails that task instead of hanging the whole suite on a lock."""
     tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
     async with db.write_engine.begin() as conn:
+        await conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+        await conn.execute(text("SET LOCAL lock_timeout = '20s'"))
         await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 

@@ -18,6 +18,7 @@ marked "failed" so a poison timer cannot hold a batch forever.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
@@ -114,10 +115,23 @@ class TimerTicker:
         )
 
     async def _scheduled_tick(self) -> None:
+        # The scheduler cancels running jobs when it shuts down; a tick cut off inside its
+        # transaction would leave a connection half-closed. The tick runs in a task of its own
+        # that shutdown cannot cancel, and drain() waits for it.
+        self._inflight = asyncio.ensure_future(self._logged_tick())
+        await asyncio.shield(self._inflight)
+
+    async def _logged_tick(self) -> None:
         try:
             await self.tick()
         except Exception:
             log.exception("timers: tick failed; the next tick tries again")
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Wait for a scheduled tick still in flight (at shutdown, after the scheduler stopped)."""
+        task = getattr(self, "_inflight", None)
+        if task is not None and not task.done():
+            await asyncio.wait([task], timeout=timeout)
 
     async def _run(self, fire: FireTimer | None, max_batches: int | None) -> int:
         fire = fire or self.fire

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -38,7 +40,31 @@ async def _logged(work: Awaitable[object]) -> None:
         await work
     except Exception:
         log.exception("a follow-up of an inbound event failed")
+
+
 CUSTOMER_PLATFORMS = ("wechat_oa",)
+
+# Test-only fault points, off unless the variable is set (tests/integration/scale uses them to
+# SIGKILL a process or cut its database at an exact moment). While the file the variable names
+# exists, a delivery waits at that point: just before its transaction commits, or just after the
+# commit and before the platform gets its answer. "<file>.reached" tells the test it got there.
+PAUSE_BEFORE_COMMIT = "BOT_TEST_PAUSE_BEFORE_COMMIT"
+PAUSE_AFTER_COMMIT = "BOT_TEST_PAUSE_AFTER_COMMIT"
+
+
+def _held_at(path: str | None, *, announce: bool = False) -> bool:
+    """Whether a test holds deliveries at this fault point (its file exists)."""
+    if not path or not os.path.exists(path):
+        return False
+    if announce:
+        Path(path + ".reached").touch()
+    return True
+
+
+async def _test_pause(path: str | None) -> None:
+    if _held_at(path, announce=True):
+        while _held_at(path):  # noqa: ASYNC110 - a file, not an event, is the signal here
+            await asyncio.sleep(0.02)
 
 
 class InboundDispatcher:
@@ -62,6 +88,13 @@ class InboundDispatcher:
         self.passive: dict[str, bool] = dict(passive or {})
         self._on_outcome = on_outcome or (lambda channel, outcome: None)
         self._background: set[asyncio.Task[None]] = set()
+        self._pause_before_commit = os.environ.get(PAUSE_BEFORE_COMMIT)
+        self._pause_after_commit = os.environ.get(PAUSE_AFTER_COMMIT)
+
+    async def drain(self, timeout: float) -> None:
+        """Wait for follow-ups still running (at shutdown)."""
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=timeout)
 
     async def __call__(self, event: InboundEvent) -> Reply:
         return await self.feed(event)
@@ -91,6 +124,8 @@ class InboundDispatcher:
                     await self._reply_later(session, event, text)
                     text = None
                 after = session.info.pop(AFTER_COMMIT, [])
+                await _test_pause(self._pause_before_commit)
+            await _test_pause(self._pause_after_commit)
         except (OperationalError, DBAPIError, ConnectionError, OSError) as exc:
             # The platform must retry: answering 200 would make it think we have it.
             log.warning("inbound %s on %s not stored: %s", event.dedupe_key, event.channel,

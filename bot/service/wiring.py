@@ -65,26 +65,32 @@ class Service:
         self.ticker.schedule(self.scheduler, self.settings.tick_interval)
         self.digests.schedule(self.scheduler)
         self.scheduler.start()
-        return [
-            asyncio.create_task(self.relay.run(), name="outbox-relay"),
-            asyncio.create_task(self.digests.catch_up(), name="digest-catch-up"),
-        ]
+        tasks = [asyncio.create_task(self.relay.run(), name="outbox-relay")]
+        if self.settings.digest_catch_up:
+            tasks.append(asyncio.create_task(self.digests.catch_up(), name="digest-catch-up"))
+        return tasks
 
     async def stop_background(self, tasks: list[asyncio.Task[Any]]) -> None:
-        """Graceful: stop ticking and claiming; rows in hand finish or go back to the queue."""
+        """Graceful: stop ticking and claiming; work in hand finishes or goes back to the queue.
+
+        Nothing is cancelled while it holds a database transaction: a connection cut off
+        mid-query is closed in the background, and aiosqlite's close of such a connection can
+        wait forever.
+        """
+        grace = self.settings.shutdown_grace
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
             self.scheduler = None
-        await self.relay.stop(grace=self.settings.shutdown_grace)
+        await self.ticker.drain(grace)
+        await self.relay.stop(grace=grace)
+        if tasks:
+            _done, late = await asyncio.wait(tasks, timeout=grace)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late)
+        await self.dispatcher.drain(grace)
         self.digests.close()
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):
-                pass
-
 
 def build_service(
     settings: Settings,

@@ -168,11 +168,20 @@ async def test_scheduled_job_runs_at_start_without_misfire_grace(db: Database) -
     job = ticker.schedule(scheduler, interval=3600)
     assert job.misfire_grace_time is None and job.coalesce is True and job.max_instances == 1
     scheduler.start()
+
+    async def committed() -> bool:
+        async with db.read() as session:
+            status = await session.scalar(select(Timer.status))
+        return status == "fired"
+
     try:
-        for _ in range(500):
-            if fired:
-                break
-            await asyncio.sleep(0.01)
+        # Wait for the job's transaction to commit, not just for fire() to run: a job still
+        # holding its transaction when the test ends would block the next test's cleanup.
+        async def until_committed() -> None:
+            while not await committed():
+                await asyncio.sleep(0.01)
+
+        await asyncio.wait_for(until_committed(), 30)
     finally:
         scheduler.shutdown(wait=False)
     assert len(fired) == 1

@@ -147,6 +147,7 @@ def settings(db: Database, tmp_path: Path) -> Settings:
         DATA_DIR=tmp_path / "data",
         SECRET_KEY="test-secret",
         TICK_INTERVAL=3600,
+        DIGEST_CATCH_UP=False,
     )
 
 
