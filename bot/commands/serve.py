@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
+import signal
 from pathlib import Path
 
 from bot.errors import ConfigError
@@ -22,7 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve.add_argument(
         "--workers", type=int, help="processes sharing the port (PostgreSQL only; env WORKERS)"
     )
-    serve.add_argument("--no-migrate", action="store_true", help="do not apply migrations at start")
+    serve.add_argument(
+        "--no-migrate", action="store_true", help="do not apply migrations at start"
+    )
     serve.set_defaults(handler=run)
 
 
@@ -50,7 +54,9 @@ def serve(settings: Settings) -> int:
     except ConfigError as exc:
         for line in exc.lines():
             log.error("%s", line)
-        log.error("refusing to start: %d problem(s) in %s", len(exc.problems), settings.config_path)
+        log.error(
+            "refusing to start: %d problem(s) in %s", len(exc.problems), settings.config_path
+        )
         return 1
     if settings.workers > 1 and settings.database_url.startswith("sqlite"):
         log.error(
@@ -76,7 +82,42 @@ def run_one(settings: Settings, config: object, *, reuse_port: bool = False) -> 
     from bot.app import create_app
 
     app = create_app(settings, config)  # type: ignore[arg-type]
+    loop = asyncio.new_event_loop()
+    _stop_once_on_signal(loop)
     web.run_app(
-        app, host=settings.host, port=settings.port, print=None, reuse_port=reuse_port or None
+        app,
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        reuse_port=reuse_port or None,
+        handle_signals=False,  # ours: the first SIGTERM/SIGINT stops, repeats do not abort
+        loop=loop,
     )
     return 0
+
+
+def _stop_once_on_signal(loop: asyncio.AbstractEventLoop) -> None:
+    """The first SIGTERM or SIGINT starts a graceful stop; repeats are logged, not obeyed.
+
+    aiohttp's own handlers raise GracefulExit on every signal, and one arriving while the app
+    cleans up aborts the cleanup: the sends in hand are neither finished nor handed back, the
+    platform sessions stay open, and the process exits 1. Repeats are ordinary: systemd
+    (KillMode=control-group) and a terminal's Ctrl-C signal every process of the group, and
+    `serve --workers` forwards the same signal to its workers again. SHUTDOWN_GRACE bounds the
+    stop; SIGKILL still forces it.
+    """
+    from aiohttp.web import GracefulExit
+
+    stopping = False
+
+    def on_signal(signum: signal.Signals) -> None:
+        nonlocal stopping
+        if stopping:
+            log.info("%s received while stopping: still finishing the work in hand", signum.name)
+            return
+        stopping = True
+        log.info("%s received: stopping gracefully", signum.name)
+        raise GracefulExit()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal, signum)

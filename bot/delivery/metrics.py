@@ -1,18 +1,25 @@
 """Prometheus metrics: counters kept in process, queue gauges read from the database per scrape.
 
 Each `Metrics` has its own CollectorRegistry (never the global one), so tests and several apps in
-one process do not collide. Counters are per worker process (Prometheus sums them across scrape
-targets); the gauges describe the shared database, so every worker reports the same values.
+one process do not collide. The gauges describe the shared database, so every worker reports the
+same values. Counters are kept per process; under `serve --workers N` the workers share one port,
+so a scrape reaches whichever worker the kernel picks, and per-process counters would jump
+between workers' values (Prometheus would read every jump down as a reset). So `serve --workers`
+sets PROMETHEUS_MULTIPROC_DIR before forking (prometheus_client's multiprocess mode: each
+process writes its counters to a file there) and every worker's /metrics answers with the sums
+over all the files: the service's totals, whoever answers.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from prometheus_client import values as prometheus_values
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
@@ -23,7 +30,17 @@ from storage.models import OutboxMessage, Timer
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CONTENT_TYPE_LATEST", "Metrics", "render_metrics"]
+__all__ = ["CONTENT_TYPE_LATEST", "MULTIPROCESS_DIR", "Metrics", "render_metrics"]
+
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def multiprocess_mode() -> bool:
+    """True when this process's counters go to MULTIPROCESS_DIR (decided when prometheus_client
+    was first imported, so the variable must be set before that: `serve --workers` does)."""
+    return bool(os.environ.get(MULTIPROCESS_DIR)) and (
+        prometheus_values.ValueClass is not prometheus_values.MutexValue
+    )
 
 
 @dataclass
@@ -128,6 +145,14 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(_QueueCollector(self))
+        # What /metrics shows: this registry, or (several workers) every worker's counters summed.
+        self.exposed = self.registry
+        if multiprocess_mode():
+            from prometheus_client.multiprocess import MultiProcessCollector
+
+            self.exposed = CollectorRegistry()
+            MultiProcessCollector(self.exposed)
+            self.exposed.register(_QueueCollector(self))
 
     def name(self, base: str) -> str:
         return f"{self.namespace}_{base}" if self.namespace else base
@@ -205,4 +230,4 @@ def _age(now: datetime, then: datetime | None) -> float:
 async def render_metrics(metrics: Metrics, db: Database) -> bytes:
     """The /metrics body (Prometheus text format; serve it with CONTENT_TYPE_LATEST)."""
     await metrics.refresh(db)
-    return generate_latest(metrics.registry)
+    return generate_latest(metrics.exposed)

@@ -11,7 +11,9 @@ and is never inside a transaction while the platform is asked:
    failed, with the service's hooks in the same transaction.
 
 Delivery is at least once: a relay killed between 2 and 3 leaves a leased row that another relay
-sends again, with the same idempotency key, after the lease. Rows for a channel with no adapter
+sends again, with the same idempotency key, after the lease. A database that cannot be reached
+at step 3 is tried again for most of the lease, so an outage shorter than that does not make a
+sent row go out twice. Rows for a channel with no adapter
 (turned off, no credentials) stay pending with "channel X is off" and are looked at again after
 `channel_off_recheck` seconds, or at once when a relay that has the channel starts: turning the
 channel on delivers them. A row without a channel is sent by the adapter registered under "".
@@ -23,6 +25,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -47,7 +50,12 @@ from storage.db import Database
 
 log = logging.getLogger(__name__)
 
-_RECORD_TRIES = (0.2, 1.0, 3.0)  # pauses between tries to record an outcome (database hiccups)
+# Pauses between tries to record an outcome while the database is unreachable; the last one
+# repeats. A row whose outcome is not recorded is sent again when its lease ends, so the relay
+# keeps trying for most of the lease (RECORD_SHARE_OF_LEASE of it, counted from the claim):
+# a database back within that time means a sent message is not sent twice.
+_RECORD_PAUSES = (0.2, 0.5, 1.0, 2.0, 5.0)
+RECORD_SHARE_OF_LEASE = 0.9
 
 
 def _owner_id() -> str:
@@ -126,12 +134,14 @@ class OutboxRelay:
         """Claim one batch, send it and record every outcome; the number of rows claimed."""
         if self._stopping:
             return 0
+        # Until when an outcome may still be recorded before the lease could be taken over.
+        deadline = time.monotonic() + self.lease.total_seconds() * RECORD_SHARE_OF_LEASE
         rows = await claim_rows(
             self.db, now=self._clock(), limit=self.batch, lease=self.lease, owner=self.owner
         )
         if not rows:
             return 0
-        tasks = [asyncio.create_task(self._deliver(row)) for row in rows]
+        tasks = [asyncio.create_task(self._deliver(row, deadline)) for row in rows]
         self._tasks.update(tasks)
         try:
             # return_exceptions: one row's trouble (or a cancel from stop()) never stops the rest
@@ -194,7 +204,7 @@ class OutboxRelay:
 
     # --- one row --------------------------------------------------------------------------------
 
-    async def _deliver(self, row: ClaimedRow) -> None:
+    async def _deliver(self, row: ClaimedRow, deadline: float) -> None:
         if self._stopping:  # claimed in the batch, never started: back to the queue at once
             await self._release([row], uncount=True)
             return
@@ -210,6 +220,7 @@ class OutboxRelay:
                     count_attempt=False,
                     error=off,
                 ),
+                deadline=deadline,
             )
             return
         message = row.message()
@@ -220,7 +231,7 @@ class OutboxRelay:
                 wait = await self.pacer.acquire(pace)
                 if wait > 0:
                     paced = Outcome("pending", "paced", due_in=wait, count_attempt=False)
-                    await self._record(row, paced)
+                    await self._record(row, paced, deadline=deadline)
                     return
             result = await asyncio.wait_for(adapter.send(message), self.send_timeout)
         except asyncio.CancelledError:
@@ -235,12 +246,18 @@ class OutboxRelay:
         outcome = decide(
             result, attempts=row.attempts, max_attempts=self.max_attempts, backoff=self.backoff
         )
-        await self._record(row, outcome, result)
+        await self._record(row, outcome, result, deadline=deadline)
 
     async def _record(
-        self, row: ClaimedRow, outcome: Outcome, result: SendResult | BaseException | None = None
+        self,
+        row: ClaimedRow,
+        outcome: Outcome,
+        result: SendResult | BaseException | None = None,
+        *,
+        deadline: float,
     ) -> None:
-        for pause in (*_RECORD_TRIES, None):
+        failures = 0
+        while True:
             try:
                 recorded = await record_outcome(
                     self.db,
@@ -252,14 +269,23 @@ class OutboxRelay:
                     hooks=self._hooks,
                 )
                 break
-            except Exception:
-                if pause is None:
+            except Exception as exc:
+                pause = _RECORD_PAUSES[min(failures, len(_RECORD_PAUSES) - 1)]
+                failures += 1
+                if time.monotonic() + pause >= deadline:
                     log.exception(
                         "outbox: could not record %s for row %s; it is sent again after its lease",
                         outcome.label,
                         row.id,
                     )
                     return
+                log.warning(
+                    "outbox: could not record %s for row %s (%s); trying again in %g s",
+                    outcome.label,
+                    row.id,
+                    type(exc).__name__,
+                    pause,
+                )
                 await asyncio.sleep(pause)
         self._count(row, outcome, recorded)
 
