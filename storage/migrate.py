@@ -20,7 +20,7 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "heads") -> None:
+def upgrade(url: str, revision: str = "head") -> None:
     """Bring the database at `url` up to `revision`; creates the SQLite file's folder if needed."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
@@ -28,6 +28,6 @@ def upgrade(url: str, revision: str = "heads") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
-async def upgrade_async(url: str, revision: str = "heads") -> None:
+async def upgrade_async(url: str, revision: str = "head") -> None:
     """The same from inside a running event loop: Alembic's env runs its own loop, so use a thread."""
     await asyncio.to_thread(upgrade, url, revision)

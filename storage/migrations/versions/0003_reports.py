@@ -1,7 +1,7 @@
 """reports: indexes for the KPI and chart queries
 
 Revision ID: 0003_reports
-Revises: 0001
+Revises: 0002_core
 Create Date: 2026-11-25 10:00:00
 
 Every report figure counts the events of one period: complaints created, first answered, resolved
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_reports"
-down_revision = "0001"
+down_revision = "0002_core"
 branch_labels = None
 depends_on = None
 

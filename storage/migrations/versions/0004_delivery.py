@@ -1,7 +1,7 @@
 """delivery: outbox receipt and lease owner, per-target order index, timer attempts
 
 Revision ID: 0004_delivery
-Revises: 0001
+Revises: 0003_reports
 Create Date: 2026-12-01 14:00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0004_delivery"
-down_revision = "0001"
+down_revision = "0003_reports"
 branch_labels = None
 depends_on = None
 

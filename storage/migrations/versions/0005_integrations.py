@@ -1,7 +1,7 @@
 """integrations: API tokens, idempotency keys, links to records in other systems
 
 Revision ID: 0005_integrations
-Revises: 0001
+Revises: 0004_delivery
 Create Date: 2026-12-03 10:00:00
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 import storage.types
 
 revision = "0005_integrations"
-down_revision = "0001"
+down_revision = "0004_delivery"
 branch_labels = None
 depends_on = None
 

@@ -7,8 +7,6 @@ import io
 from contextlib import redirect_stderr, redirect_stdout
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy import select
 
 from bot.cli import main
@@ -20,10 +18,9 @@ from bot.integrations.tokens import (
     revoke_tokens,
 )
 from storage.db import Database
-from storage.models import ApiToken, Base
+from storage.models import ApiToken
 
 NOW = __import__("datetime").datetime(2026, 11, 23, 2, 0, tzinfo=__import__("datetime").UTC)
-OURS = {"api_tokens", "api_idempotency_keys", "complaint_links"}
 
 
 async def test_a_token_is_stored_hashed_and_found_by_its_secret(db: Database):
@@ -87,28 +84,3 @@ async def test_the_token_command_creates_lists_and_revokes(
     assert (code, out.strip()) == (0, "revoked 1 token(s)")
     code, _, err = await asyncio.to_thread(_cli, "token", "create", "x", "--scope", "root")
     assert code == 2 and "unknown scope 'root'" in err
-
-
-async def test_the_migration_matches_the_models(db: Database):
-    def differences(connection: object) -> list[object]:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})  # type: ignore[arg-type]
-        return [
-            d
-            for d in compare_metadata(context, Base.metadata)
-            if OURS & {getattr(part, "name", None) for part in _tables(d)}
-        ]
-
-    async with db.write_engine.connect() as connection:
-        found = await connection.run_sync(differences)
-    assert found == []
-
-
-def _tables(diff: object) -> list[object]:
-    """The tables a difference touches (alembic gives tuples, or lists of tuples)."""
-    items = diff if isinstance(diff, list) else [diff]
-    out = []
-    for item in items:
-        for part in item:
-            table = getattr(part, "table", part)
-            out.append(table)
-    return out
