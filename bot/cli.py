@@ -6,11 +6,11 @@ import argparse
 import logging
 from collections.abc import Sequence
 
-from bot.commands import config, outbox, serve
+from bot.commands import config, digest, outbox, serve, token, wechat_menu
 from bot.settings import Settings
 
 # Registered explicitly, in the order --help lists them.
-COMMANDS = (serve, config, outbox)
+COMMANDS = (serve, config, digest, outbox, token, wechat_menu)
 
 
 def parser() -> argparse.ArgumentParser:

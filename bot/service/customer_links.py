@@ -72,7 +72,9 @@ def make_token(
     """A token granting `purpose` to `customer_id` until now + lifetime."""
     if purpose == "complaint" and not number:
         raise ValueError("a complaint link needs the complaint number")
-    lifetime = lifetime or (COMPLAINT_LINK_LIFETIME if purpose == "complaint" else FORM_LINK_LIFETIME)
+    lifetime = lifetime or (
+        COMPLAINT_LINK_LIFETIME if purpose == "complaint" else FORM_LINK_LIFETIME
+    )
     claims: dict[str, object] = {
         "p": purpose,
         "u": customer_id,
@@ -105,7 +107,9 @@ def read_token(secret: bytes, token: str, *, purpose: Purpose, now: datetime) ->
         raise LinkRefused("expired")
     if purpose == "complaint" and not isinstance(number, str):
         raise LinkRefused("complaint token without a number")
-    return LinkClaims(purpose, customer_id, number if isinstance(number, str) else None, expires_at)
+    return LinkClaims(
+        purpose, customer_id, number if isinstance(number, str) else None, expires_at
+    )
 
 
 def complaint_url(
@@ -143,7 +147,7 @@ def complaint_news(
     step: str | None,
     now: datetime,
 ) -> dict[str, str]:
-    """The news (图文) payload that stands in for a card in WeChat: title, description, url, picurl."""
+    """The news (图文) payload standing in for a card: title, description, url, picurl."""
     where = f"当前环节：{step}\n" if step and status not in ("closed", "cancelled") else ""
     return {
         "title": f"投诉 {number}：{status_text}",

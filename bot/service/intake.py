@@ -8,11 +8,12 @@ one the first delivery computed.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import InboundMessage
@@ -64,10 +65,9 @@ class CustomerIntake:
             return "您好，欢迎关注！如需投诉请回复“投诉”，查询进度请回复“进度”。"
         if msg.kind == "unsubscribe":
             return None
-        customer = await self._customer(session, msg)
+        customer, conv = await self._customer_and_conversation(session, msg)
         if msg.kind == "click" and msg.text.strip().upper() in FORM_KEYS:
             return self._form_link(customer, now)
-        conv = await self._conversation(session, msg)
         doc: dict[str, Any] = dict(conv.state or {})
         dialog = self._dialog(doc)
         replies: list[str] = []
@@ -116,6 +116,7 @@ class CustomerIntake:
         Media are attachment references inside `values`. FormRejected when the values do not
         fill the form (the caller's transaction is then rolled back).
         """
+        await self.take_turn(session, customer.channel, customer.external_id or "")
         complaint = await self._submit(session, customer, customer.channel, Submit(values=values))
         await self._queue_card(session, customer, complaint, key=dedupe_key)
         # A chat intake left open would ask for what the form just gave: end it.
@@ -129,8 +130,11 @@ class CustomerIntake:
             self._save(conv, dict(conv.state), None, self.rt.now())
         return complaint
 
-    async def survey_answered(self, session: AsyncSession, customer: Customer, number: str) -> None:
+    async def survey_answered(
+        self, session: AsyncSession, customer: Customer, number: str
+    ) -> None:
         """The customer rated `number` elsewhere (their page): their next chat is not a score."""
+        await self.take_turn(session, customer.channel, customer.external_id or "")
         conv = await session.scalar(
             select(Conversation).where(
                 Conversation.channel == customer.channel,
@@ -146,7 +150,8 @@ class CustomerIntake:
         url = form_url(self.rt.public_base_url, self.rt.link_secret, customer_id=customer.id,
                        now=now)
         days = FORM_LINK_LIFETIME.days
-        return f'请点击填写投诉表：<a href="{url}">在线填表</a>\n（链接{days}天内有效，仅限本人使用）'
+        link = f'<a href="{url}">在线填表</a>'
+        return f"请点击填写投诉表：{link}\n（链接{days}天内有效，仅限本人使用）"
 
     async def _queue_card(
         self, session: AsyncSession, customer: Customer, complaint: Complaint, *, key: str
@@ -168,33 +173,53 @@ class CustomerIntake:
             complaint_id=complaint.id,
         )
 
-    async def _customer(self, session: AsyncSession, msg: InboundMessage) -> Customer:
-        customer = await session.scalar(
-            select(Customer).where(
-                Customer.channel == msg.channel, Customer.external_id == msg.sender
+    async def _customer_and_conversation(
+        self, session: AsyncSession, msg: InboundMessage
+    ) -> tuple[Customer, Conversation]:
+        """The sender and their conversation (created on first contact), read in one query.
+
+        One customer's messages take turns (on PostgreSQL; SQLite has one writer anyway): two
+        messages sent close together would otherwise both read the same dialog state, and the
+        later commit would silently undo the earlier answer.
+        """
+        await self.take_turn(session, msg.channel, msg.sender)
+        row = (
+            await session.execute(
+                select(Customer, Conversation)
+                .outerjoin(
+                    Conversation,
+                    (Conversation.channel == Customer.channel)
+                    & (Conversation.user_id == Customer.external_id),
+                )
+                .where(Customer.channel == msg.channel, Customer.external_id == msg.sender)
             )
-        )
+        ).first()
+        customer, conv = (row[0], row[1]) if row is not None else (None, None)
+        now = self.rt.now()
         if customer is None:
-            now = self.rt.now()
             customer = Customer(
                 channel=msg.channel, external_id=msg.sender, profile={}, created_at=now,
                 updated_at=now, name=msg.sender_name or None,
             )
             session.add(customer)
             await session.flush()
-        return customer
-
-    async def _conversation(self, session: AsyncSession, msg: InboundMessage) -> Conversation:
-        row = await session.scalar(
-            select(Conversation).where(
-                Conversation.channel == msg.channel, Conversation.user_id == msg.sender
+            conv = await session.scalar(  # a conversation may predate the customer record
+                select(Conversation).where(
+                    Conversation.channel == msg.channel, Conversation.user_id == msg.sender
+                )
             )
-        )
-        if row is None:
-            row = Conversation(channel=msg.channel, user_id=msg.sender, state={},
-                               updated_at=self.rt.now())
-            session.add(row)
-        return row
+        if conv is None:
+            conv = Conversation(channel=msg.channel, user_id=msg.sender, state={}, updated_at=now)
+            session.add(conv)
+        return customer, conv
+
+    async def take_turn(self, session: AsyncSession, channel: str, user: str) -> None:
+        """Wait for this customer's other transactions (PostgreSQL; held until commit)."""
+        if self.rt.db.dialect != "postgresql":
+            return
+        digest = hashlib.blake2b(f"{channel}\x00{user}".encode(), digest_size=8).digest()
+        key = int.from_bytes(digest, "big", signed=True)
+        await session.execute(select(func.pg_advisory_xact_lock(key)))
 
     def _dialog(self, doc: dict[str, Any]) -> DialogState | None:
         if not doc.get("dialog"):
@@ -284,14 +309,14 @@ class CustomerIntake:
             if complaint is None or complaint.customer_id != customer.id:
                 return f"没有找到您的投诉 {number}，请核对编号。", []
             flow = self.rt.config.flows[complaint.flow]
+            ongoing = complaint.status not in ("closed", "cancelled")
             lines = [f"投诉 {number}：{status_label(complaint.status)}"
                      + (f"（{step_name(flow, complaint.current_step)}）"
-                        if complaint.current_step and complaint.status not in ("closed", "cancelled")
-                        else "")]
+                        if complaint.current_step and ongoing else "")]
             story = await timeline_lines(session, self.rt, complaint.id, customer_only=True)
             for line in story[-PROGRESS_LINES:]:
                 # The system's steps read on their own ("进入「客服受理」"), people by name.
-                who = "您" if line.actor == "客户" else ("" if line.actor == "系统" else line.actor)
+                who = {"客户": "您", "系统": ""}.get(line.actor, line.actor)
                 lines.append(f"{long_time(line.at, self.rt.tz)[5:]} {who}{line.summary}")
             return "\n".join(lines), [complaint]
         rows = await self.complaints.customer_complaints(session, customer.id, open_only=True)
@@ -324,7 +349,7 @@ class CustomerIntake:
     async def _resume_paused(
         self, session: AsyncSession, customer: Customer, msg: InboundMessage
     ) -> bool:
-        """A customer answering while we wait on them: their message is added and the clock runs."""
+        """A customer answering while we wait on them: their message is added, the clock runs."""
         from storage.models import Timer
 
         paused = await session.scalar(

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from bot.errors import ActionRefused
 from bot.forms import FormContext, parse_answer
@@ -155,15 +156,20 @@ class RuleRunner:
         rules = [r for r in self.rt.config.rules if r.threshold is not None and r.enabled]
         if not rules:
             return
-        widest = max(r.threshold.within for r in rules)  # type: ignore[union-attr]
         c = change.complaint
-        since = c.created_at - (widest if isinstance(widest, timedelta) else timedelta(days=1))
-        rows = (
-            await change.session.scalars(
-                select(Complaint).where(Complaint.created_at >= since, Complaint.id != c.id)
-            )
-        ).all()
         current = condition_env(self.rt, c, change.lc.values, now=change.now, event="threshold")
+        # Only a rule this complaint itself counts for can reach its count now; when none does,
+        # the window is not loaded at all (it holds every complaint of the last `within`).
+        rules = [r for r in rules if _counts_for(r, current)]
+        if not rules:
+            return
+        widest = max(r.threshold.within for r in rules)  # type: ignore[union-attr]
+        since = c.created_at - (widest if isinstance(widest, timedelta) else timedelta(days=1))
+        stmt = select(Complaint).where(Complaint.created_at >= since, Complaint.id != c.id)
+        same_group = _same_group(rules, change.lc.values)
+        if same_group is not None:
+            stmt = stmt.where(same_group)
+        rows = (await change.session.scalars(stmt)).all()
         window = [current] + [
             condition_env(self.rt, row, typed_values(self.rt.config.forms[row.form], row),
                           now=change.now, event="threshold")
@@ -175,3 +181,22 @@ class RuleRunner:
             # Fire when the count reaches the threshold, not again for every later complaint.
             if count is not None and count == rule.threshold.count:  # type: ignore[union-attr]
                 change.event("threshold", count=count, rule=rule.name)
+
+
+def _counts_for(rule: Any, current: Mapping[str, Any]) -> bool:
+    """Whether `current` matches the rule and has a group: a count of one would reach it."""
+    once = replace(rule, threshold=replace(rule.threshold, count=1))
+    return threshold_count(once, current, [current]) is not None
+
+
+def _same_group(rules: list[Any], values: Mapping[str, Any]) -> Any:
+    """A SQL condition keeping only complaints in the new one's group(s), when every rule groups
+    by a text field (order number, product): only those can share its group. None otherwise."""
+    conditions = []
+    for rule in rules:
+        key = rule.threshold.group_by
+        value = values.get(key) if key else None
+        if not isinstance(value, str):
+            return None
+        conditions.append(Complaint.values[key].as_string() == value)
+    return or_(*conditions)

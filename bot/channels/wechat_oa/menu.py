@@ -3,6 +3,11 @@
 `python -m bot wechat-menu <name>` calls `push_configured_menu`. A click button makes WeChat send
 Event=CLICK with its key (an InboundMessage of kind "click" whose text is the key); a view button
 opens its URL in WeChat's browser.
+
+在线填表 is a click, not a view: a menu is the same for every follower, so a view URL cannot carry
+a per-customer token, and WeChat tells a page who is reading only through OAuth (snsapi_base
+redirects), which this service does not use. The intake answers the FORM click with the
+customer's own signed, expiring form link instead (bot/service/intake.py).
 """
 
 from __future__ import annotations
@@ -22,15 +27,16 @@ log = logging.getLogger(__name__)
 
 COMPLAIN_KEY = "COMPLAIN"
 PROGRESS_KEY = "PROGRESS"
+FORM_KEY = "FORM"
 FORM_PATH = "/c/form"
 
 
 def default_menu() -> list[WechatMenuButton]:
-    """我要投诉 (click COMPLAIN) / 查询进度 (click PROGRESS) / 在线填表 (view the mobile form)."""
+    """我要投诉 (click COMPLAIN) / 查询进度 (click PROGRESS) / 在线填表 (click FORM)."""
     return [
         WechatMenuButton(name="我要投诉", type="click", key=COMPLAIN_KEY),
         WechatMenuButton(name="查询进度", type="click", key=PROGRESS_KEY),
-        WechatMenuButton(name="在线填表", type="view", url="{public_base_url}" + FORM_PATH),
+        WechatMenuButton(name="在线填表", type="click", key=FORM_KEY),
     ]
 
 

@@ -14,7 +14,7 @@ def test_default_menu_is_complain_progress_and_the_form() -> None:
         "button": [
             {"type": "click", "name": "我要投诉", "key": "COMPLAIN"},
             {"type": "click", "name": "查询进度", "key": "PROGRESS"},
-            {"type": "view", "name": "在线填表", "url": "https://bot.example.com/c/form"},
+            {"type": "click", "name": "在线填表", "key": "FORM"},
         ]
     }
 
