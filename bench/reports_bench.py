@@ -311,9 +311,7 @@ async def measure(db: Any, args: argparse.Namespace) -> dict[str, Any]:
 
         async def whole_digest() -> Any:
             async with db.read() as session:
-                return await build_digest(
-                    session, digest, period, now=BENCH_NOW, renderer=renderer
-                )
+                return await build_digest(session, digest, period, now=BENCH_NOW, renderer=renderer)
 
         digest_times, built = await timed(args.repeat, whole_digest)
         results["digest"] = digest_times

@@ -267,9 +267,7 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[k]
 
 
-def summarize(
-    results: list[Result], warmup: float, rate: float, duration: float
-) -> dict[str, Any]:
+def summarize(results: list[Result], warmup: float, rate: float, duration: float) -> dict[str, Any]:
     t0 = min(r.due for r in results)
     measured = [r for r in results if r.due - t0 >= warmup]
     ok = [r for r in measured if r.status == 200]
@@ -361,9 +359,7 @@ async def bench(args: argparse.Namespace, kind: str) -> dict[str, Any]:
     if total_seconds > MAX_RUN_SECONDS:
         raise SystemExit(f"warmup + duration must stay under {MAX_RUN_SECONDS} s")
     if args.warmup < args.gap * len(SCRIPT):
-        log(
-            f"note: the first {args.gap * len(SCRIPT):g} s ramp up; a shorter warmup measures them"
-        )
+        log(f"note: the first {args.gap * len(SCRIPT):g} s ramp up; a shorter warmup measures them")
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-wechat-{kind}-"))
     db_name = f"bench_wechat_{os.getpid()}"
     if kind == "postgresql":

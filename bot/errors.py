@@ -9,7 +9,7 @@ Path = tuple[str | int, ...]
 
 
 def format_path(path: Path) -> str:
-    """Render ('flows', 'complaint', 'steps', 2, 'assignee') as flows.complaint.steps[2].assignee."""
+    """Render ('flows', 'complaint', 'steps', 2, 'assignee') as flows.complaint.steps[2].assignee"""
     out = ""
     for part in path:
         if isinstance(part, int):

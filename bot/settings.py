@@ -38,7 +38,9 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(10, validation_alias="DB_POOL_SIZE")
     workers: int = Field(1, validation_alias="WORKERS")
     shutdown_grace: float = Field(10.0, validation_alias="SHUTDOWN_GRACE")
-    intake_idle_timeout: timedelta = Field(timedelta(minutes=30), validation_alias="INTAKE_IDLE_TIMEOUT")
+    intake_idle_timeout: timedelta = Field(
+        timedelta(minutes=30), validation_alias="INTAKE_IDLE_TIMEOUT"
+    )
     # At start, send each digest whose period closed while no worker ran (tests of other things
     # turn it off: it renders charts).
     digest_catch_up: bool = Field(True, validation_alias="DIGEST_CATCH_UP")

@@ -11,18 +11,23 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
 def _json_text(value: Any) -> str:
-    """JSON with Chinese kept as is, so a text search over stored values finds 快递 on SQLite too."""
+    """JSON with Chinese kept as is, so a text search over stored values finds 快递 on SQLite."""
     return json.dumps(value, ensure_ascii=False)
 
 
 def _prepare_sqlite(engine: AsyncEngine, *, begin: str) -> None:
-    """WAL, busy timeout, foreign keys, and our own BEGIN (pysqlite's deferred BEGIN cannot be trusted)."""
+    """WAL, busy timeout, foreign keys, and our own BEGIN (pysqlite's deferred BEGIN is unsafe)."""
 
     @event.listens_for(engine.sync_engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:

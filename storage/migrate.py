@@ -29,5 +29,5 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 
 async def upgrade_async(url: str, revision: str = "head") -> None:
-    """The same from inside a running event loop: Alembic's env runs its own loop, so use a thread."""
+    """The same from a running event loop: Alembic's env runs its own loop, so use a thread."""
     await asyncio.to_thread(upgrade, url, revision)

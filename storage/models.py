@@ -127,7 +127,7 @@ class Comment(Base):
 
 
 class Attachment(Base):
-    """A file the customer or staff sent: the platform's media id and, once fetched, the stored file."""
+    """A file the customer or staff sent: the platform's media id and, once fetched, the file."""
 
     __tablename__ = "attachments"
 
@@ -285,7 +285,7 @@ class SurveyAnswer(Base):
     answered_at: Mapped[datetime]
 
 
-# --- cards and digests (migration 0002_core) -------------------------------------------------------
+# --- cards and digests (migration 0002_core) ------------------------------------------------
 
 
 class CardMessage(Base):
@@ -394,7 +394,7 @@ class ComplaintLink(Base):
     created_at: Mapped[datetime]
 
 
-# --- report indexes (migration 0003_reports) -------------------------------------------------------
+# --- report indexes (migration 0003_reports) ------------------------------------------------
 # Each report figure counts the events of one period; see bench/README.md "Reports" for the
 # before/after. The partial conditions are literals so both databases match them to queries.
 _BREACHED_FIRED = text("level = 'breached' AND status = 'fired'")

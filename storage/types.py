@@ -15,7 +15,7 @@ JsonDocument = JSON().with_variant(JSONB(), "postgresql")
 
 
 class UtcDateTime(TypeDecorator[datetime]):
-    """An aware datetime stored as UTC; SQLite keeps no offset, so we normalise on the way in and out."""
+    """An aware datetime stored as UTC; SQLite keeps no offset, so normalise both ways."""
 
     impl = DateTime(timezone=True)
     cache_ok = True

@@ -1,4 +1,4 @@
-"""Fixtures shared by every test: real databases (SQLite file and PostgreSQL), the example config."""
+"""Fixtures shared by every test: real databases (a SQLite file, PostgreSQL), the example config."""
 
 from __future__ import annotations
 

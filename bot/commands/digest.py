@@ -14,7 +14,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     digest = sub.add_parser("digest", help="build a digest now: send it, or --dry-run to a folder")
     digest.add_argument("name", help="the digest's name in the config (e.g. 客服周报)")
     digest.add_argument("--period", help="2026-W47, 2026-11, 2026-11-23 or 2026-11-01..2026-11-30")
-    digest.add_argument("--dry-run", action="store_true", help="write markdown and PNGs, send nothing")
+    digest.add_argument(
+        "--dry-run", action="store_true", help="write markdown and PNGs, send nothing"
+    )
     digest.add_argument("--out", type=Path, default=Path("digest-out"), help="folder for --dry-run")
     digest.set_defaults(handler=run)
 
@@ -37,7 +39,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         try:
             digest = service.digests.config(args.name)
             outcome = await service.digests.run(
-                digest, args.period, dry_run_to=args.out if args.dry_run else None,
+                digest,
+                args.period,
+                dry_run_to=args.out if args.dry_run else None,
                 progress=lambda line: print(line, flush=True),
             )
         except (KeyError, BotError) as exc:

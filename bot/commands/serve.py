@@ -24,9 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve.add_argument(
         "--workers", type=int, help="processes sharing the port (PostgreSQL only; env WORKERS)"
     )
-    serve.add_argument(
-        "--no-migrate", action="store_true", help="do not apply migrations at start"
-    )
+    serve.add_argument("--no-migrate", action="store_true", help="do not apply migrations at start")
     serve.set_defaults(handler=run)
 
 
@@ -54,9 +52,7 @@ def serve(settings: Settings) -> int:
     except ConfigError as exc:
         for line in exc.lines():
             log.error("%s", line)
-        log.error(
-            "refusing to start: %d problem(s) in %s", len(exc.problems), settings.config_path
-        )
+        log.error("refusing to start: %d problem(s) in %s", len(exc.problems), settings.config_path)
         return 1
     if settings.workers > 1 and settings.database_url.startswith("sqlite"):
         log.error(

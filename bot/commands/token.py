@@ -18,9 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     token = sub.add_parser("token", help="create, list and revoke REST API tokens")
     actions = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
     create = actions.add_parser("create", help="create a token and print its secret once")
-    create.add_argument(
-        "name", help="the integration's name, shown on the timeline (e.g. hotline)"
-    )
+    create.add_argument("name", help="the integration's name, shown on the timeline (e.g. hotline)")
     create.add_argument(
         "--scope",
         action="append",
@@ -56,9 +54,7 @@ def run_create(args: argparse.Namespace, settings: Settings) -> int:
 
     scopes = [s for value in args.scope for s in value.split(",")]
     try:
-        issued = _run(
-            settings, lambda s: create_token(s, args.name, scopes, now=datetime.now(UTC))
-        )
+        issued = _run(settings, lambda s: create_token(s, args.name, scopes, now=datetime.now(UTC)))
     except TokenError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -76,9 +72,7 @@ def run_list(args: argparse.Namespace, settings: Settings) -> int:
     from bot.integrations.tokens import describe, list_tokens
 
     tokens = _run(settings, list_tokens)
-    for line in describe(tokens) or [
-        "no tokens yet: python -m bot token create NAME --scope read"
-    ]:
+    for line in describe(tokens) or ["no tokens yet: python -m bot token create NAME --scope read"]:
         print(line)
     return 0
 

@@ -130,9 +130,7 @@ class WechatOAChannel(ChannelBase):
             try:
                 names = [name for _, name, _, _ in Formatter().parse(pattern) if name is not None]
             except ValueError as exc:
-                raise ValueError(
-                    f"fallback field '{key}': bad pattern '{pattern}': {exc}"
-                ) from exc
+                raise ValueError(f"fallback field '{key}': bad pattern '{pattern}': {exc}") from exc
             for name in names:
                 if name not in WECHAT_FALLBACK_PLACEHOLDERS:
                     raise ValueError(

@@ -55,9 +55,7 @@ def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(
-            str(path), [(None, (), f"cannot read the file: {exc.strerror}")]
-        ) from exc
+        raise ConfigError(str(path), [(None, (), f"cannot read the file: {exc.strerror}")]) from exc
     return load_config_text(text, source=str(path), environ=environ)
 
 
@@ -109,7 +107,7 @@ def load_config_text(
 
 
 def _clean_loc(loc: tuple[Any, ...]) -> tuple[str | int, ...]:
-    """Drop the union tags pydantic adds ('channels', 1, 'wecom', 'corp_id'): people think in indexes."""
+    """Drop the union tags pydantic adds ('channels', 1, 'wecom', 'corp_id'): people count."""
     out: list[str | int] = []
     for index, part in enumerate(loc):
         if index >= 2 and loc[index - 2] == "channels" and isinstance(loc[index - 1], int):
@@ -221,8 +219,7 @@ def cross_check(
             continue
         fields = field_names(config.forms[flow.form])
         problems.extend(
-            p.under("flows", key)
-            for p in check_flow(flow, directory=directory, form_fields=fields)
+            p.under("flows", key) for p in check_flow(flow, directory=directory, form_fields=fields)
         )
     if config.flows and config.intake.flow not in config.flows:
         add(ConfigProblem(("intake", "flow"), f"unknown flow '{config.intake.flow}'"))

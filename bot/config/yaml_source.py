@@ -67,7 +67,7 @@ def _walk(node: yaml.Node, path: Path, doc: YamlDocument) -> None:
 
 
 def substitute_env(value: Any, environ: os._Environ[str] | dict[str, str] | None = None) -> Any:
-    """Replace ${VAR} and ${VAR:-default} in strings; a value that is only an unset ${VAR} becomes None."""
+    """Replace ${VAR} and ${VAR:-default} in strings; a lone unset ${VAR} becomes None."""
     env = os.environ if environ is None else environ
     if isinstance(value, dict):
         return {k: substitute_env(v, env) for k, v in value.items()}

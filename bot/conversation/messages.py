@@ -10,9 +10,7 @@ from bot.expr import duration_in_chinese
 from bot.forms import FieldDefinition, FormDefinition, display_value, question_for
 from bot.forms.questions import numbered
 
-WELCOME = (
-    "您好，很抱歉给您带来不便，我们来登记您的投诉。随时回复“取消”可退出，回复“上一步”可返回。"
-)
+WELCOME = "您好，很抱歉给您带来不便，我们来登记您的投诉。随时回复“取消”可退出，回复“上一步”可返回。"
 DESCRIPTION_KEPT = "已记录您的问题描述。"
 HELP = (
     "您好，我是客服助手，可以为您：\n"

@@ -127,7 +127,7 @@ class TimerTicker:
         except Exception:
             log.exception("timers: tick failed; the next tick tries again")
 
-    async def drain(self, timeout: float = 30.0) -> None:
+    async def drain(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109 - a grace period
         """Wait for a scheduled tick still in flight (at shutdown, after the scheduler stopped)."""
         task = getattr(self, "_inflight", None)
         if task is not None and not task.done():

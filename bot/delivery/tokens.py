@@ -97,9 +97,7 @@ class AccessTokenCache:
         try:
             got_lock = await self._redis.set(lock_key, "1", nx=True, px=_REDIS_LOCK_MS)
         except Exception as exc:
-            log.warning(
-                "token cache: Redis unavailable (%s); fetching locally", type(exc).__name__
-            )
+            log.warning("token cache: Redis unavailable (%s); fetching locally", type(exc).__name__)
             return await self._call(fetch)
         if not got_lock:
             # Another worker is fetching: wait for its token rather than invalidating it.

@@ -129,9 +129,7 @@ class _Evaluator:
             return order(op, left, right)
         if op in ("in", "not in"):
             if right is not None and not isinstance(right, str | list | tuple | set | frozenset):
-                raise EvalProblem(
-                    f"'{op}' needs a list or text on its right, not {kind_of(right)}"
-                )
+                raise EvalProblem(f"'{op}' needs a list or text on its right, not {kind_of(right)}")
             found = contains(right, left)
             return found if op == "in" else not found
         if op == "contains":

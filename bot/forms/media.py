@@ -34,9 +34,7 @@ def attachment_ref(raw: Any, kinds: Sequence[str]) -> dict[str, str]:
         raise Invalid(wanted)
     kind = raw.get("kind") or (kinds[0] if len(kinds) == 1 else "file")
     if kind not in kinds:
-        raise Invalid(
-            f"这里需要{kinds_text(kinds)}，您发送的是{KIND_NAMES.get(str(kind), '文件')}"
-        )
+        raise Invalid(f"这里需要{kinds_text(kinds)}，您发送的是{KIND_NAMES.get(str(kind), '文件')}")
     ref["kind"] = str(kind)
     name = raw.get("name")
     if isinstance(name, str) and name.strip():

@@ -89,9 +89,7 @@ def duration_text(value: timedelta) -> str:
 def attachments_text(value: Any) -> str:
     """图片 2 张、视频 1 个."""
     refs = value if isinstance(value, list | tuple) else [value]
-    kinds = Counter(
-        ref.get("kind", "file") if isinstance(ref, Mapping) else "file" for ref in refs
-    )
+    kinds = Counter(ref.get("kind", "file") if isinstance(ref, Mapping) else "file" for ref in refs)
     return "、".join(
         f"{KIND_NAMES.get(kind, '文件')} {count} {_MEASURE.get(kind, '个')}"
         for kind, count in kinds.items()
@@ -129,9 +127,7 @@ def generic_text(value: Any) -> str:
     return str(value)
 
 
-def display_value(
-    field: FieldDefinition, value: Any, *, directory: Directory | None = None
-) -> str:
+def display_value(field: FieldDefinition, value: Any, *, directory: Directory | None = None) -> str:
     """A value as shown to people: 是/否, ★★★★☆, 2026-11-23 14:05, ¥1,200.00, 图片 2 张."""
     if is_empty(value):
         return EMPTY_DISPLAY

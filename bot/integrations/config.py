@@ -97,9 +97,7 @@ class HttpCall(_Strict):
     def _paths(cls, value: dict[str, str]) -> dict[str, str]:
         for name, path in value.items():
             if not path or any(not part for part in path.split(".")):
-                raise ValueError(
-                    f"response '{name}': '{path}' is not a dotted path like data.name"
-                )
+                raise ValueError(f"response '{name}': '{path}' is not a dotted path like data.name")
         return value
 
 

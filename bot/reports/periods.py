@@ -76,9 +76,7 @@ class Period:
             return f"{first.year}年{first.month}月{first.day}日"
         if first.year == last.year:
             return f"{first.year}年{first.month}月{first.day}日—{last.month}月{last.day}日"
-        return (
-            f"{first.year}年{first.month}月{first.day}日—{last.year}年{last.month}月{last.day}日"
-        )
+        return f"{first.year}年{first.month}月{first.day}日—{last.year}年{last.month}月{last.day}日"
 
 
 def week_period(year: int, week: int, tz: tzinfo) -> Period:

@@ -168,9 +168,7 @@ class ChartRenderer:
             raise ChartRenderError(data.chart, f"{type(exc).__name__}: {exc}") from exc
         for message in seen:
             warnings.warn(ChartWarning(f"chart {data.chart}: {message}"), stacklevel=2)
-        return RenderedChart(
-            data.chart, png, seen, peak, pid, time.perf_counter() - started, drawn
-        )
+        return RenderedChart(data.chart, png, seen, peak, pid, time.perf_counter() - started, drawn)
 
     async def _submit(self, data: ChartData) -> ChildResult:
         async with self._gate():

@@ -338,9 +338,7 @@ class _RuleChecker:
 
     def webhook(self, value: Any, path: Path) -> CallWebhookAction | None:
         if not isinstance(value, Mapping):
-            self.add(
-                path, f"write call_webhook: {{url: https://..., method: POST}}, got {value!r}"
-            )
+            self.add(path, f"write call_webhook: {{url: https://..., method: POST}}, got {value!r}")
             return None
         for key in value:
             if key not in WEBHOOK_OPTIONS:
@@ -371,9 +369,7 @@ class _RuleChecker:
                 self.payload_templates(payload, (*path, "payload"))
             else:
                 self.add((*path, "payload"), f"payload must be a mapping, got {payload!r}")
-        return CallWebhookAction(
-            str(url), method, {k: str(v) for k, v in headers.items()}, payload
-        )
+        return CallWebhookAction(str(url), method, {k: str(v) for k, v in headers.items()}, payload)
 
     def payload_templates(self, value: Any, path: Path) -> None:
         if isinstance(value, str):

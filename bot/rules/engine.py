@@ -111,9 +111,7 @@ _ACTION_NAMES: dict[type, str] = {
 }
 
 
-def run_action(
-    rule: str, action: CompiledAction, event: RuleEvent, directory: Directory
-) -> Effect:
+def run_action(rule: str, action: CompiledAction, event: RuleEvent, directory: Directory) -> Effect:
     """One action's effect; raises Unresolved or ExpressionError when it cannot be built."""
     env = event.env
     if isinstance(action, NotifyAction):

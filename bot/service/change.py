@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cards.build import outcome_line
 from bot.domain.complaint import short_time
-from bot.forms import dump_values, parse_answer
+from bot.forms import dump_values
 from bot.service.card_desk import CardDesk
 from bot.service.loaded import LoadedComplaint
 from bot.service.notices import Notices
@@ -162,11 +162,16 @@ class ComplaintChange:
             target = self.name(e.new) if e.new else "部门待认领"
             # The engine names the action when nobody gave a reason; only real reasons are shown.
             reason = "" if e.reason in DEFAULT_REASONS or e.reason.startswith("rule:") else e.reason
-            self.note("assigned", f"将任务转派给 {target}" + (f"（{reason}）" if reason else ""),
-                      actor=f"person:{e.by}" if e.by and e.by != "system" else e.reason or "system")
+            self.note(
+                "assigned",
+                f"将任务转派给 {target}" + (f"（{reason}）" if reason else ""),
+                actor=f"person:{e.by}" if e.by and e.by != "system" else e.reason or "system",
+            )
             verb = "take_over" if e.new == e.by else "reassign"
             if e.by and e.by != "system":
-                self.pending.escalations[e.task_id] = outcome_line(self.name(e.by), verb, self._when())
+                self.pending.escalations[e.task_id] = outcome_line(
+                    self.name(e.by), verb, self._when()
+                )
             if e.previous:
                 line = f"已转派给 {target} · {self._when()}"
                 self.pending.outcomes.setdefault(e.task_id, {})[e.previous] = line
@@ -203,13 +208,15 @@ class ComplaintChange:
             task = self.lc.state.task(e.task_id)
             holder = task.assignee if task else None
             self.note("reminded", f"催办 {self.name(holder)}", actor=f"person:{e.by}")
-            self.pending.escalations[e.task_id] = outcome_line(self.name(e.by), "remind", self._when())
+            self.pending.escalations[e.task_id] = outcome_line(
+                self.name(e.by), "remind", self._when()
+            )
             self.pending.touched.add(e.task_id)
             for person in [holder] if holder else (task.candidates if task else ()):
+                where = step_name(self.lc.flow, c.current_step)
                 self.notices.person(
                     person,
-                    f"{self.name(e.by)} 催办：投诉 {c.number}「{step_name(self.lc.flow, c.current_step)}」"
-                    "已超时，请尽快处理。",
+                    f"{self.name(e.by)} 催办：投诉 {c.number}「{where}」已超时，请尽快处理。",
                     complaint_id=c.id,
                 )
         elif isinstance(e, fx.FlowEnded):
@@ -246,7 +253,9 @@ class ComplaintChange:
     # --- task mirror ----------------------------------------------------------------------
 
     async def _mirror_open(self, task_id: str, step_id: str | None, people: list[str]) -> None:
-        step_id = step_id or (self.lc.state.task(task_id).step_id if self.lc.state.task(task_id) else "")
+        step_id = step_id or (
+            self.lc.state.task(task_id).step_id if self.lc.state.task(task_id) else ""
+        )
         for person in dict.fromkeys(people):
             key = f"{task_id}/{person}"
             row = await self.session.scalar(
@@ -317,7 +326,10 @@ class ComplaintChange:
         self.note("fields", f"填写了 {labels}", actor=actor, keys=list(changed))
         for key, value in changed.items():
             self.event(
-                "field.changed", changed_field=self._label(key), old_value=before[key], new_value=value
+                "field.changed",
+                changed_field=self._label(key),
+                old_value=before[key],
+                new_value=value,
             )
 
     def _label(self, key: str) -> str:
@@ -337,8 +349,9 @@ class ComplaintChange:
         kind = "reply" if to_customer else "comment"
         self.note(kind, f"{'回复客户' if to_customer else '评论'}：{text}", actor=actor)
         if to_customer:
-            self.notices.customer_later(self.lc, f"关于投诉 {self.complaint.number} 的回复：{text}",
-                                        via_note=True)
+            self.notices.customer_later(
+                self.lc, f"关于投诉 {self.complaint.number} 的回复：{text}", via_note=True
+            )
         self.event("comment.added", comment=text)
 
     def _subject(self, subject: str) -> str:
@@ -349,8 +362,11 @@ class ComplaintChange:
         subject = self._subject(e.subject)
         step_id, _, activation = e.subject.rpartition(":")
         started = next(
-            (v.entered_at for v in self.lc.state.history
-             if v.step_id == step_id and str(v.activation) == activation),
+            (
+                v.entered_at
+                for v in self.lc.state.history
+                if v.step_id == step_id and str(v.activation) == activation
+            ),
             self.now,
         )
         due = self.rt.calendar.add(started, e.after)
@@ -394,16 +410,24 @@ class ComplaintChange:
                 return
             for name, extra in events:
                 env = condition_env(
-                    self.rt, self.complaint, self.lc.values, now=self.now, event=name,
-                    actor=self.actor, extra=extra,
+                    self.rt,
+                    self.complaint,
+                    self.lc.values,
+                    now=self.now,
+                    event=name,
+                    actor=self.actor,
+                    extra=extra,
                 )
                 await rules_engine.run(self, name, env)
                 for listener in listeners:
                     await listener(self, name, env)
         if self.events:
             self.note("note", "规则连锁触发过多，已停止继续执行", actor="system")
-            log.warning("complaint %s: rules still firing after %d rounds", self.complaint.number,
-                        MAX_RULE_ROUNDS)
+            log.warning(
+                "complaint %s: rules still firing after %d rounds",
+                self.complaint.number,
+                MAX_RULE_ROUNDS,
+            )
             self.events = []
 
     # --- finish ------------------------------------------------------------------------------
@@ -418,15 +442,23 @@ class ComplaintChange:
                     p.skip.add(record.id)
         for task_id, line in p.closed.items():
             await self.cards.refresh_task(
-                self.session, self.lc, task_id, now=self.now,
-                outcomes=p.outcomes.get(task_id), default_outcome=line, skip=p.skip,
+                self.session,
+                self.lc,
+                task_id,
+                now=self.now,
+                outcomes=p.outcomes.get(task_id),
+                default_outcome=line,
+                skip=p.skip,
             )
             p.touched.discard(task_id)
         for task_id in p.touched:
             await self.cards.refresh_task(
-                self.session, self.lc, task_id, now=self.now,
-                outcomes=p.outcomes.get(task_id), skip=p.skip,
+                self.session,
+                self.lc,
+                task_id,
+                now=self.now,
+                outcomes=p.outcomes.get(task_id),
+                skip=p.skip,
                 escalation_outcome=p.escalations.get(task_id),
             )
         await self.notices.flush(self.session, self.lc, now=self.now)
-

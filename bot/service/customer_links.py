@@ -107,9 +107,7 @@ def read_token(secret: bytes, token: str, *, purpose: Purpose, now: datetime) ->
         raise LinkRefused("expired")
     if purpose == "complaint" and not isinstance(number, str):
         raise LinkRefused("complaint token without a number")
-    return LinkClaims(
-        purpose, customer_id, number if isinstance(number, str) else None, expires_at
-    )
+    return LinkClaims(purpose, customer_id, number if isinstance(number, str) else None, expires_at)
 
 
 def complaint_url(

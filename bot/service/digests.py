@@ -228,9 +228,7 @@ class DigestDesk:
         root = self.data_dir / "digests"
         for chart, _png in built.images:
             path = folder / f"{chart}.png"
-            token = sign_image_path(
-                self.rt.link_secret, path.relative_to(root).as_posix(), expires
-            )
+            token = sign_image_path(self.rt.link_secret, path.relative_to(root).as_posix(), expires)
             await queue_message(
                 session,
                 key=f"{key}:{chart}",

@@ -1,4 +1,4 @@
-"""feed_event: the single entry point for every platform delivery (webhooks and the DingTalk stream).
+"""feed_event: the single entry point for every platform delivery (webhooks, the DingTalk stream).
 
 One transaction holds the inbound-event record and everything the event changes. The record's
 unique (channel, dedupe key) turns a platform retry, sequential or concurrent, into a lookup of
@@ -68,7 +68,7 @@ async def _test_pause(path: str | None) -> None:
 
 
 class InboundDispatcher:
-    """Dedupe, route to the customer intake or the staff desk, store the reply; all in one commit."""
+    """Dedupe, route to the customer intake or the staff desk, store the reply: one commit."""
 
     def __init__(
         self,
@@ -91,7 +91,7 @@ class InboundDispatcher:
         self._pause_before_commit = os.environ.get(PAUSE_BEFORE_COMMIT)
         self._pause_after_commit = os.environ.get(PAUSE_AFTER_COMMIT)
 
-    async def drain(self, timeout: float) -> None:
+    async def drain(self, timeout: float) -> None:  # noqa: ASYNC109 - a grace period, not a cancel
         """Wait for follow-ups still running (at shutdown)."""
         if self._background:
             await asyncio.wait(set(self._background), timeout=timeout)
@@ -128,8 +128,12 @@ class InboundDispatcher:
             await _test_pause(self._pause_after_commit)
         except (OperationalError, DBAPIError, ConnectionError, OSError) as exc:
             # The platform must retry: answering 200 would make it think we have it.
-            log.warning("inbound %s on %s not stored: %s", event.dedupe_key, event.channel,
-                        type(exc).__name__)
+            log.warning(
+                "inbound %s on %s not stored: %s",
+                event.dedupe_key,
+                event.channel,
+                type(exc).__name__,
+            )
             self._on_outcome(event.channel, "unavailable")
             return Reply(accepted=False)
         self._on_outcome(event.channel, "accepted")
@@ -161,7 +165,10 @@ class InboundDispatcher:
         platform = self.rt.routing.platform_of(event.channel)
         if platform in CUSTOMER_PLATFORMS:
             return await self._customer(session, event)
-        if platform == "playground" and self.rt.routing.person_for(event.channel, event.sender) is None:
+        if (
+            platform == "playground"
+            and self.rt.routing.person_for(event.channel, event.sender) is None
+        ):
             return await self._customer(session, event)
         return await self._staff_message(session, event)
 
@@ -175,4 +182,3 @@ class InboundDispatcher:
             payload={"text": text},
             now=self.rt.now(),
         )
-

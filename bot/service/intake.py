@@ -85,8 +85,9 @@ class CustomerIntake:
 
         form = self.rt.config.form_of(self.rt.config.intake_flow)
         ctx = FormContext(now, self.rt.tz, customer_profile(customer), self.rt.config.directory)
-        turn = step(form, dialog, await self._input(session, msg), ctx,
-                    idle_timeout=self.idle_timeout)
+        turn = step(
+            form, dialog, await self._input(session, msg), ctx, idle_timeout=self.idle_timeout
+        )
         replies.extend(turn.replies)
         state = turn.state
         if isinstance(turn.intent, Submit):
@@ -130,9 +131,7 @@ class CustomerIntake:
             self._save(conv, dict(conv.state), None, self.rt.now())
         return complaint
 
-    async def survey_answered(
-        self, session: AsyncSession, customer: Customer, number: str
-    ) -> None:
+    async def survey_answered(self, session: AsyncSession, customer: Customer, number: str) -> None:
         """The customer rated `number` elsewhere (their page): their next chat is not a score."""
         await self.take_turn(session, customer.channel, customer.external_id or "")
         conv = await session.scalar(
@@ -147,8 +146,9 @@ class CustomerIntake:
             conv.state = doc
 
     def _form_link(self, customer: Customer, now: Any) -> str:
-        url = form_url(self.rt.public_base_url, self.rt.link_secret, customer_id=customer.id,
-                       now=now)
+        url = form_url(
+            self.rt.public_base_url, self.rt.link_secret, customer_id=customer.id, now=now
+        )
         days = FORM_LINK_LIFETIME.days
         link = f'<a href="{url}">在线填表</a>'
         return f"请点击填写投诉表：{link}\n（链接{days}天内有效，仅限本人使用）"
@@ -162,14 +162,23 @@ class CustomerIntake:
             return
         flow = self.rt.config.flows[complaint.flow]
         payload = complaint_news(
-            self.rt.public_base_url, self.rt.link_secret, number=complaint.number,
-            customer_id=customer.id, status=complaint.status,
+            self.rt.public_base_url,
+            self.rt.link_secret,
+            number=complaint.number,
+            customer_id=customer.id,
+            status=complaint.status,
             status_text=status_label(complaint.status),
-            step=step_name(flow, complaint.current_step), now=self.rt.now(),
+            step=step_name(flow, complaint.current_step),
+            now=self.rt.now(),
         )
         await queue_message(
-            session, key=f"news:{customer.channel}:{key}:{complaint.number}", kind="news",
-            channel=route.channel, target=route.target, payload=payload, now=self.rt.now(),
+            session,
+            key=f"news:{customer.channel}:{key}:{complaint.number}",
+            kind="news",
+            channel=route.channel,
+            target=route.target,
+            payload=payload,
+            now=self.rt.now(),
             complaint_id=complaint.id,
         )
 
@@ -198,8 +207,12 @@ class CustomerIntake:
         now = self.rt.now()
         if customer is None:
             customer = Customer(
-                channel=msg.channel, external_id=msg.sender, profile={}, created_at=now,
-                updated_at=now, name=msg.sender_name or None,
+                channel=msg.channel,
+                external_id=msg.sender,
+                profile={},
+                created_at=now,
+                updated_at=now,
+                name=msg.sender_name or None,
             )
             session.add(customer)
             await session.flush()
@@ -253,10 +266,16 @@ class CustomerIntake:
             attachment_id = str(attachment.id)
         location = None
         if msg.location is not None:
-            location = {"lat": msg.location.latitude, "lng": msg.location.longitude,
-                        "label": msg.location.label}
-        kind = msg.kind if msg.kind in ("text", "image", "voice", "video", "location", "file",
-                                        "click") else "text"
+            location = {
+                "lat": msg.location.latitude,
+                "lng": msg.location.longitude,
+                "label": msg.location.label,
+            }
+        kind = (
+            msg.kind
+            if msg.kind in ("text", "image", "voice", "video", "location", "file", "click")
+            else "text"
+        )
         text = msg.text if msg.kind != "voice" else ""
         if msg.kind == "click":
             text = MENU_WORDS.get(text.strip().upper(), text)
@@ -310,9 +329,14 @@ class CustomerIntake:
                 return f"没有找到您的投诉 {number}，请核对编号。", []
             flow = self.rt.config.flows[complaint.flow]
             ongoing = complaint.status not in ("closed", "cancelled")
-            lines = [f"投诉 {number}：{status_label(complaint.status)}"
-                     + (f"（{step_name(flow, complaint.current_step)}）"
-                        if complaint.current_step and ongoing else "")]
+            lines = [
+                f"投诉 {number}：{status_label(complaint.status)}"
+                + (
+                    f"（{step_name(flow, complaint.current_step)}）"
+                    if complaint.current_step and ongoing
+                    else ""
+                )
+            ]
             story = await timeline_lines(session, self.rt, complaint.id, customer_only=True)
             for line in story[-PROGRESS_LINES:]:
                 # The system's steps read on their own ("进入「客服受理」"), people by name.
@@ -326,8 +350,10 @@ class CustomerIntake:
         for c in rows[:10]:
             flow = self.rt.config.flows[c.flow]
             where = step_name(flow, c.current_step) or ""
-            lines.append(f"{c.number} {c.type or ''} · {status_label(c.status)}"
-                         + (f"（{where}）" if where else ""))
+            lines.append(
+                f"{c.number} {c.type or ''} · {status_label(c.status)}"
+                + (f"（{where}）" if where else "")
+            )
         lines.append("发送编号可查看详细进展。")
         # One card per answer: WeChat allows few messages per window, and several would bury it.
         return "\n".join(lines), rows[:1] if len(rows) == 1 else []

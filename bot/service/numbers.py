@@ -11,7 +11,7 @@ from storage.models import NumberSequence
 
 
 async def next_complaint_number(session: AsyncSession, prefix: str, day: date) -> str:
-    """Hand out the next number for `day`; atomic on both databases (one upsert, no read-then-write)."""
+    """Hand out the next number for `day`; atomic on both databases (one upsert, no read first)."""
     key = f"{prefix}{day:%Y%m%d}"
     dialect = session.bind.dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert

@@ -49,15 +49,19 @@ class RuleRunner:
 
     async def run(self, change: ComplaintChange, event: str, env: Mapping[str, Any]) -> None:
         outcomes = evaluate_rules(
-            self.rt.config.rules, RuleEvent(event, env, env.get("rule")),
+            self.rt.config.rules,
+            RuleEvent(event, env, env.get("rule")),
             directory=self.rt.config.directory,
         )
         for outcome in outcomes:
             try:
                 await self._apply(change, outcome, env)
             except ActionRefused as exc:
-                change.note("rule_failed", f"规则「{outcome.rule}」未能执行：{exc.reason}",
-                            actor=f"rule:{outcome.rule}")
+                change.note(
+                    "rule_failed",
+                    f"规则「{outcome.rule}」未能执行：{exc.reason}",
+                    actor=f"rule:{outcome.rule}",
+                )
 
     async def _apply(self, change: ComplaintChange, outcome: Any, env: Mapping[str, Any]) -> None:
         actor = f"rule:{outcome.rule}"
@@ -69,8 +73,11 @@ class RuleRunner:
             ctx = FormContext(change.now, self.rt.tz, directory=self.rt.config.directory)
             value, problem = parse_answer(change.lc.form, outcome.key, outcome.value, ctx)
             if problem is not None:
-                change.note("rule_failed", f"规则「{outcome.rule}」无法设置 {problem.label}：{problem.message}",
-                            actor=actor)
+                change.note(
+                    "rule_failed",
+                    f"规则「{outcome.rule}」无法设置 {problem.label}：{problem.message}",
+                    actor=actor,
+                )
                 return
             await change._write_fields({outcome.key: value}, actor=actor)
         elif isinstance(outcome, Assign):
@@ -82,8 +89,14 @@ class RuleRunner:
             for r in outcome.recipients:
                 if r.kind == "person" and task is not None:
                     await change.cards.send(
-                        change.session, change.lc, task, r.id, now=change.now, kind="escalation",
-                        message=outcome.message, overdue_by=overdue,
+                        change.session,
+                        change.lc,
+                        task,
+                        r.id,
+                        now=change.now,
+                        kind="escalation",
+                        message=outcome.message,
+                        overdue_by=overdue,
                     )
                     names.append(change.name(r.id))
                 else:
@@ -98,8 +111,12 @@ class RuleRunner:
                 kind="webhook",
                 channel=WEBHOOK_CHANNEL,
                 target=outcome.url,
-                payload={"method": outcome.method, "headers": dict(outcome.headers),
-                         "body": dict(outcome.payload), "rule": outcome.rule},
+                payload={
+                    "method": outcome.method,
+                    "headers": dict(outcome.headers),
+                    "body": dict(outcome.payload),
+                    "rule": outcome.rule,
+                },
                 now=change.now,
                 complaint_id=c.id,
             )
@@ -108,7 +125,9 @@ class RuleRunner:
             await self.survey.ask(change)
         elif isinstance(outcome, RuleFailed):
             log.warning("rule %s failed on %s: %s", outcome.rule, c.number, outcome.message)
-            change.note("rule_failed", f"规则「{outcome.rule}」执行失败：{outcome.message}", actor=actor)
+            change.note(
+                "rule_failed", f"规则「{outcome.rule}」执行失败：{outcome.message}", actor=actor
+            )
 
     def _send(self, change: ComplaintChange, recipients: Any, text: str, *, title: str) -> str:
         names = []
@@ -140,8 +159,9 @@ class RuleRunner:
             if task is None:
                 change.complaint.department = department
                 return
-            action = Action(ActionKind.ASSIGN_DEPARTMENT, SYSTEM, task_id=task, target=department,
-                            text=actor)
+            action = Action(
+                ActionKind.ASSIGN_DEPARTMENT, SYSTEM, task_id=task, target=department, text=actor
+            )
             await change.apply(act(change.lc.flow, change.lc.state, action, ctx))
             ctx = change.lc.flow_context(self.rt, change.now)
         if person and task is not None:
@@ -171,8 +191,13 @@ class RuleRunner:
             stmt = stmt.where(same_group)
         rows = (await change.session.scalars(stmt)).all()
         window = [current] + [
-            condition_env(self.rt, row, typed_values(self.rt.config.forms[row.form], row),
-                          now=change.now, event="threshold")
+            condition_env(
+                self.rt,
+                row,
+                typed_values(self.rt.config.forms[row.form], row),
+                now=change.now,
+                event="threshold",
+            )
             for row in rows
             if row.form in self.rt.config.forms
         ]

@@ -90,9 +90,7 @@ class StaffDesk:
     def _forget_drafts(self, session: AsyncSession, click: CardClick, record: CardMessage) -> Any:
         async def hook(change: Any) -> None:
             if click.action == "submit":
-                await self._set_drafts(
-                    session, click.channel, click.sender, change.lc.number, None
-                )
+                await self._set_drafts(session, click.channel, click.sender, change.lc.number, None)
 
         return hook
 

@@ -18,7 +18,7 @@ CUSTOMER_VISIBLE_KINDS = frozenset(
 
 
 def actor_name(actor: str, directory: Directory) -> str:
-    """'person:zhangsan' -> 张三, 'customer' -> 客户, 'rule:X' -> 规则「X」, 'integration:crm' -> 集成「crm」."""
+    """'person:zhangsan' -> 张三, 'customer' -> 客户, 'rule:X' -> 规则「X」, 'integration:c' ..."""
     kind, _, ident = actor.partition(":")
     if kind == "person":
         return directory.name_of(ident)

@@ -92,6 +92,7 @@ class Service:
         await self.dispatcher.drain(grace)
         self.digests.close()
 
+
 def build_service(
     settings: Settings,
     config: LoadedConfig,

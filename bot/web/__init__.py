@@ -1,4 +1,4 @@
-"""HTTP surfaces besides platform callbacks: health, metrics, the REST API, playground and console."""
+"""HTTP surfaces besides platform callbacks: health, metrics, REST API, playground, console."""
 
 from __future__ import annotations
 
@@ -9,6 +9,12 @@ def routes_for(app: web.Application) -> list[web.RouteTableDef]:
     """Every route table, registered explicitly at the composition root."""
     from bot.web import api, console, customer_page, digest_images, health, metrics, playground
 
-    return [health.routes, metrics.routes, api.setup(app), playground.setup(app),
-            customer_page.routes(), digest_images.routes,
-            *console.route_tables()]
+    return [
+        health.routes,
+        metrics.routes,
+        api.setup(app),
+        playground.setup(app),
+        customer_page.routes(),
+        digest_images.routes,
+        *console.route_tables(),
+    ]

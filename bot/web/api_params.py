@@ -74,8 +74,7 @@ Stamp = Annotated[
 class Page(ApiModel):
     limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] = 50
     cursor: (
-        Annotated[Text, Field(max_length=64, description="next_cursor of the previous page")]
-        | None
+        Annotated[Text, Field(max_length=64, description="next_cursor of the previous page")] | None
     ) = None
 
 

@@ -41,9 +41,7 @@ async def write(
     async with call.db.write() as session:
         if key is not None and token is not None:
             fingerprint = request_hash(call.request.method, call.request.path_qs, call.raw_body)
-            stored = await claim_key(
-                session, token.id, key, fingerprint, now=call.service.rt.now()
-            )
+            stored = await claim_key(session, token.id, key, fingerprint, now=call.service.rt.now())
             if stored is not None:
                 if not stored.same_request:
                     raise ApiError(

@@ -147,9 +147,7 @@ def line(data: ChartData) -> str:
         f"{escape(s.name)}</li>"
         for s in series
     )
-    return (
-        _svg(width, height, "".join(parts), data.title) + f'<ul class="legend row">{legend}</ul>'
-    )
+    return _svg(width, height, "".join(parts), data.title) + f'<ul class="legend row">{legend}</ul>'
 
 
 def _nice_step(peak: float) -> float:

@@ -252,9 +252,7 @@ def _channel_rows(request: web.Request, config: LoadedConfig) -> list[dict[str, 
         platform = getattr(channel, "type", "")
         missing = channel.missing_credentials()
         on = name in adapters
-        reason = (
-            "已开启" if on else (f"未开启：缺少 {', '.join(missing)}" if missing else "未开启")
-        )
+        reason = "已开启" if on else (f"未开启：缺少 {', '.join(missing)}" if missing else "未开启")
         rows.append(
             {
                 "name": name,

@@ -107,9 +107,7 @@ async def _customer_names(session: AsyncSession, rows: Sequence[Complaint]) -> d
     return {cid: name or "" for cid, name in result.all()}
 
 
-def _row(
-    c: Complaint, rt: Runtime, customers: dict[int, str], overdue: set[int]
-) -> dict[str, Any]:
+def _row(c: Complaint, rt: Runtime, customers: dict[int, str], overdue: set[int]) -> dict[str, Any]:
     config = rt.config
     values = c.values or {}
     customer = customers.get(c.customer_id or -1) or str(values.get("customer_name") or "")

@@ -293,9 +293,7 @@ async def submit_form(request: web.Request) -> web.StreamResponse:
     }
     if errors:
         return _form_errors(request, token, form, entered, errors, bool(posted.files))
-    uploads = [
-        u for f in form.fields if f.type in MEDIA_TYPES for u in posted.files.get(f.key, [])
-    ]
+    uploads = [u for f in form.fields if f.type in MEDIA_TYPES for u in posted.files.get(f.key, [])]
     service = service_of(request)
     stored = await store_uploads(request, uploads)
     try:
@@ -319,9 +317,7 @@ async def submit_form(request: web.Request) -> web.StreamResponse:
                 values = {k: _with_ids(v, ids) for k, v in result.values.items()}
                 fresh = await session.get(Customer, customer.id)
                 assert fresh is not None
-                complaint = await service.intake.submit_form(
-                    session, fresh, values, dedupe_key=key
-                )
+                complaint = await service.intake.submit_form(session, fresh, values, dedupe_key=key)
                 number = complaint.number
                 await session.execute(
                     update(InboundRecord)

@@ -254,9 +254,7 @@ async def add_information(request: web.Request) -> web.StreamResponse:
     elif not text and not photos:
         errors["text"] = "请填写补充说明或上传图片"
     if errors:
-        return await _render_page(
-            request, token, errors=errors, entered={"text": text}, status=400
-        )
+        return await _render_page(request, token, errors=errors, entered={"text": text}, status=400)
     service = service_of(request)
     stored = await store_uploads(request, photos)
     try:

@@ -259,9 +259,7 @@ async def _read_file(part: BodyPartReader, posted: Posted) -> None:
         posted.rejected.append(name)
         return
     kind, content_type, ext = found
-    posted.files.setdefault(part.name or "", []).append(
-        Upload(name, kind, content_type, ext, data)
-    )
+    posted.files.setdefault(part.name or "", []).append(Upload(name, kind, content_type, ext, data))
 
 
 async def claim_post(session: AsyncSession, key: str, now: datetime) -> bool:

@@ -175,9 +175,7 @@ def _marker(marker_id: str, color: str) -> str:
 def _edge(edge: Edge, arrow: str, arrow_reject: str) -> tuple[str, list[str]]:
     """One arrow and its labels."""
     color, marker = (REJECT, arrow_reject) if edge.reject else (EDGE, arrow)
-    classes = (
-        "edge" + (" edge-back" if edge.back else "") + (" edge-reject" if edge.reject else "")
-    )
+    classes = "edge" + (" edge-back" if edge.back else "") + (" edge-reject" if edge.reject else "")
     dash = ' stroke-dasharray="6 4"' if edge.reject or edge.back else ""
     path = (
         f"<path class={quoteattr(classes)} data-from={quoteattr(edge.source)} "

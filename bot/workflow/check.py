@@ -135,16 +135,13 @@ def _check_durations(step: TaskStep | ParallelStep, i: int, add: _Add) -> None:
             add(("steps", i, name), f"{name} '{text}' must be longer than zero")
             continue
         parsed[name] = value
-    limit, warn, escalate = (
-        parsed.get(n) for n in ("time_limit", "warn_before", "escalate_after")
-    )
+    limit, warn, escalate = (parsed.get(n) for n in ("time_limit", "warn_before", "escalate_after"))
     if step.warn_before is not None and step.time_limit is None:
         add(("steps", i, "warn_before"), "warn_before needs a time_limit to count back from")
     elif warn and limit and warn >= limit:
         add(
             ("steps", i, "warn_before"),
-            f"warn_before '{step.warn_before}' must be shorter than time_limit "
-            f"'{step.time_limit}'",
+            f"warn_before '{step.warn_before}' must be shorter than time_limit '{step.time_limit}'",
         )
     if escalate and limit and escalate <= limit:
         add(

@@ -56,9 +56,7 @@ def start(flow: FlowDefinition, ctx: FlowContext) -> Transition:
     return Transition(draft.freeze(), tuple(draft.effects))
 
 
-def act(
-    flow: FlowDefinition, state: WorkflowState, action: Action, ctx: FlowContext
-) -> Transition:
+def act(flow: FlowDefinition, state: WorkflowState, action: Action, ctx: FlowContext) -> Transition:
     """Apply one person's action; ActionRefused (state untouched) when it is not allowed now."""
     check = CHECKS.get(action.kind)
     apply = _APPLY.get(action.kind)

@@ -356,9 +356,7 @@ class FakeDingtalk:
     ) -> str:
         """A button press as DingTalk frames it: `content` is a JSON string."""
         all_params = {**({"action": action} if action else {}), **dict(params or {})}
-        content = {
-            "cardPrivateData": {"actionIds": action_ids or ["submit"], "params": all_params}
-        }
+        content = {"cardPrivateData": {"actionIds": action_ids or ["submit"], "params": all_params}}
         data = {
             "outTrackId": out_track_id,
             "corpId": "dingcorp",
@@ -403,9 +401,7 @@ class FakeDingtalk:
     ) -> tuple[int, str]:
         """An HTTP-mode delivery (robot message or card click), signed as DingTalk signs it."""
         stamp = timestamp_ms if timestamp_ms is not None else int(self.clock.time() * 1000)
-        signature = (
-            sign if sign is not None else dingtalk_sign(secret or self.client_secret, stamp)
-        )
+        signature = sign if sign is not None else dingtalk_sign(secret or self.client_secret, stamp)
         headers = {"timestamp": str(stamp), "sign": signature}
         async with aiohttp.ClientSession() as session:
             async with session.post(url, json=dict(data), headers=headers) as resp:
@@ -554,10 +550,7 @@ class FakeDingtalk:
 
     async def _open_connection(self, request: web.Request) -> web.Response:
         body = await request.json()
-        if (
-            body.get("clientId") != self.client_id
-            or body.get("clientSecret") != self.client_secret
-        ):
+        if body.get("clientId") != self.client_id or body.get("clientSecret") != self.client_secret:
             return _api_error(401, "InvalidAuthentication", "clientId 或 clientSecret 不正确")
         topics = frozenset(
             s.get("topic", "")
@@ -719,9 +712,7 @@ class FakeDingtalk:
             stamp = request.query.get("timestamp", "")
             if not stamp.isdigit() or abs(now * 1000 - int(stamp)) > SIGN_WINDOW_MS:
                 return web.json_response({"errcode": 310000, "errmsg": "invalid timestamp"})
-            if not hmac.compare_digest(
-                dingtalk_sign(secret, stamp), request.query.get("sign", "")
-            ):
+            if not hmac.compare_digest(dingtalk_sign(secret, stamp), request.query.get("sign", "")):
                 return web.json_response({"errcode": 310000, "errmsg": "sign not match"})
         if self.robot_silenced_until.get(token, 0.0) > now:
             return _too_fast()

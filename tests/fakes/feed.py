@@ -28,8 +28,8 @@ class RecordingFeed:
         self._arrived.set()
         return self._answer(event) if self._answer else self._reply
 
-    async def wait_for(self, count: int, timeout: float = 10.0) -> list[InboundEvent]:
-        """Wait until at least `count` events arrived (an event loop timeout, not a wall-clock check)."""
+    async def wait_for(self, count: int, timeout: float = 10.0) -> list[InboundEvent]:  # noqa: ASYNC109
+        """Wait until at least `count` events arrived (a loop timeout, not a wall-clock check)."""
 
         async def until() -> None:
             while len(self.events) < count:

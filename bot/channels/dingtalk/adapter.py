@@ -267,9 +267,7 @@ class DingtalkAdapter:
             if message.target_kind == "group":
                 group = self._context.groups.get(message.target_id)
                 if group is None:
-                    return SendResult.failed(
-                        f"unknown group {message.target_id!r}", permanent=True
-                    )
+                    return SendResult.failed(f"unknown group {message.target_id!r}", permanent=True)
                 return await self._send_to_group(api, message, group)
         except DingtalkApiError as exc:
             return self._refused(message, exc)

@@ -185,9 +185,7 @@ class ChannelStreamClient(DingTalkStreamClient):
                     failures = 0
                     continue
                 failures = 1 if outcome == "dropped" else failures + 1
-                await self._sleep_unless_stopped(
-                    self._delays[min(failures, len(self._delays)) - 1]
-                )
+                await self._sleep_unless_stopped(self._delays[min(failures, len(self._delays)) - 1])
         finally:
             if retiring:
                 await asyncio.gather(*retiring, return_exceptions=True)

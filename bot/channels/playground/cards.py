@@ -102,9 +102,7 @@ def _wecom(card: Card, user: str, settings: PlatformSettings, *, update: bool) -
     return {"api": WECOM_SEND, "body": {"touser": user, **body}}
 
 
-def _dingtalk(
-    card: Card, user: str, settings: PlatformSettings, *, update: bool
-) -> dict[str, Any]:
+def _dingtalk(card: Card, user: str, settings: PlatformSettings, *, update: bool) -> dict[str, Any]:
     try:
         from bot.channels.dingtalk.cards import (
             CardSpace,

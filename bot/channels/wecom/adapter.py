@@ -373,9 +373,7 @@ class WecomAdapter:
             }
         elif message.kind in ("markdown", "card"):
             text = (
-                _markdown(payload)
-                if message.kind == "markdown"
-                else card_as_markdown(message.card)
+                _markdown(payload) if message.kind == "markdown" else card_as_markdown(message.card)
             )
             content = clip_bytes(text, ROBOT_MARKDOWN_BYTES, at_line=True)
             body = {"msgtype": "markdown", "markdown": {"content": content}}

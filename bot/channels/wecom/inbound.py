@@ -206,9 +206,7 @@ def parse_selected_items(raw: str) -> dict[str, tuple[str, ...]]:
         question = (item.findtext("QuestionKey") or "").strip()
         if not question:
             continue
-        ids = tuple(
-            (o.text or "").strip() for o in item.iter("OptionId") if (o.text or "").strip()
-        )
+        ids = tuple((o.text or "").strip() for o in item.iter("OptionId") if (o.text or "").strip())
         out[question] = ids
     return out
 

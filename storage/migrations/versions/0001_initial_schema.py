@@ -57,9 +57,7 @@ def upgrade() -> None:
         ),
     )
     with op.batch_alter_table("customers", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_customers_customer_no"), ["customer_no"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_customers_customer_no"), ["customer_no"], unique=False)
         batch_op.create_index(batch_op.f("ix_customers_phone"), ["phone"], unique=False)
 
     op.create_table(

@@ -7,8 +7,8 @@ Revises: 0001
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 import storage.types
 
@@ -48,12 +48,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_card_messages")),
         sa.UniqueConstraint("channel", "card_ref", name=op.f("uq_card_messages_channel_card_ref")),
     )
-    op.create_index(
-        "ix_card_messages_complaint_task", "card_messages", ["complaint_id", "task_id"]
-    )
-    op.create_index(
-        "ix_card_messages_person_updated", "card_messages", ["person_id", "updated_at"]
-    )
+    op.create_index("ix_card_messages_complaint_task", "card_messages", ["complaint_id", "task_id"])
+    op.create_index("ix_card_messages_person_updated", "card_messages", ["person_id", "updated_at"])
     op.create_table(
         "digest_runs",
         sa.Column("id", BigId, nullable=False),

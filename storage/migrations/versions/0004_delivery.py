@@ -31,9 +31,7 @@ def upgrade() -> None:
             "ix_outbox_target_status_id", ["target", "status", "id"], unique=False
         )
     with op.batch_alter_table("timers", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("attempts", sa.Integer(), server_default="0", nullable=False)
-        )
+        batch_op.add_column(sa.Column("attempts", sa.Integer(), server_default="0", nullable=False))
         batch_op.add_column(sa.Column("last_error", sa.Text(), nullable=True))
 
 

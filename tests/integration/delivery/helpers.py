@@ -43,9 +43,7 @@ async def add_outbox(
 
 async def outbox_rows(db: Database) -> list[OutboxMessage]:
     async with db.read() as session:
-        return list(
-            (await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
-        )
+        return list((await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all())
 
 
 async def outbox_row(db: Database, row_id: int) -> OutboxMessage:

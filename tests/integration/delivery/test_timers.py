@@ -178,7 +178,7 @@ async def test_scheduled_job_runs_at_start_without_misfire_grace(db: Database) -
         # Wait for the job's transaction to commit, not just for fire() to run: a job still
         # holding its transaction when the test ends would block the next test's cleanup.
         async def until_committed() -> None:
-            while not await committed():
+            while not await committed():  # noqa: ASYNC110 - the commit is in another session
                 await asyncio.sleep(0.01)
 
         await asyncio.wait_for(until_committed(), 30)

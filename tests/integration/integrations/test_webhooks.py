@@ -208,9 +208,7 @@ async def test_a_subscription_without_its_secret_sends_nothing(
     make_client: AppFactory, systems: BusinessSystems, receiver: Receiver, clock: FixedClock
 ):
     client = await make_client(
-        hooks_config(
-            systems, receiver.url, ["complaint.created"], secret="${UNSET_WEBHOOK_SECRET}"
-        )
+        hooks_config(systems, receiver.url, ["complaint.created"], secret="${UNSET_WEBHOOK_SECRET}")
     )
     service = service_of(client)
     await _create(client, await token(service, "hotline", "write"), QUALITY)

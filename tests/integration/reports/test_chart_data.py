@@ -187,9 +187,7 @@ async def test_filter_applies_to_chart_data(db: Database) -> None:
 
 
 @pytest.mark.parametrize("name", CHART_NAMES)
-async def test_every_chart_is_plain_picklable_data_even_when_empty(
-    db: Database, name: str
-) -> None:
+async def test_every_chart_is_plain_picklable_data_even_when_empty(db: Database, name: str) -> None:
     chart = await data(db, name)
     assert pickle.loads(pickle.dumps(chart)) == chart
     if chart.kind != "table":

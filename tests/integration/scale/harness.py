@@ -210,9 +210,7 @@ async def inbound_count(db: Database, dedupe_key: str) -> int:
 
 async def outbox(db: Database) -> list[OutboxMessage]:
     async with db.read() as session:
-        return list(
-            (await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
-        )
+        return list((await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all())
 
 
 async def all_sent(db: Database) -> bool:

@@ -22,11 +22,15 @@ QUALITY = {
 }
 
 
-async def test_weekly_digest_goes_to_the_group_once(service: Service, clock: FixedClock, tmp_path: Path):
+async def test_weekly_digest_goes_to_the_group_once(
+    service: Service, clock: FixedClock, tmp_path: Path
+):
     service.digests.data_dir = tmp_path
     async with service.rt.db.write() as s:
         for _ in range(3):
-            await service.complaints.create(s, values=QUALITY, channel="playground", actor="customer")
+            await service.complaints.create(
+                s, values=QUALITY, channel="playground", actor="customer"
+            )
     clock.advance(timedelta(days=7))  # the next Monday: last week is complete
     digest = service.digests.config("客服周报")
     try:
@@ -37,7 +41,11 @@ async def test_weekly_digest_goes_to_the_group_once(service: Service, clock: Fix
     assert (first.status, second.status) == ("queued", "already-sent")
     assert first.period == "2026-W48"
     async with service.rt.db.read() as s:
-        rows = (await s.scalars(select(OutboxMessage).where(OutboxMessage.target == "group:management-group"))).all()
+        rows = (
+            await s.scalars(
+                select(OutboxMessage).where(OutboxMessage.target == "group:management-group")
+            )
+        ).all()
         runs = (await s.scalars(select(DigestRun))).all()
     assert [r.kind for r in rows] == ["markdown", "image", "image", "image", "image"]
     assert "新增投诉 **3** 起" in rows[0].payload["text"]
@@ -63,6 +71,8 @@ def test_signed_image_paths_refuse_tampering_and_expiry():
 @given(st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2035, 1, 1)))
 def test_monday_nine_means_monday_nine_in_shanghai(start: datetime):
     # APScheduler 3 numbers weekdays from Monday = 0; crontab's 1 must still mean Monday.
-    fire = cron_trigger("0 9 * * 1", "Asia/Shanghai").get_next_fire_time(None, start.replace(tzinfo=UTC))
+    fire = cron_trigger("0 9 * * 1", "Asia/Shanghai").get_next_fire_time(
+        None, start.replace(tzinfo=UTC)
+    )
     assert fire.weekday() == 0 and (fire.hour, fire.minute) == (9, 0)
     assert str(fire.tzinfo) == "Asia/Shanghai"

@@ -35,20 +35,29 @@ async def _timeline(service: Service, number: str) -> list[tuple[str, str]]:
 
 async def test_quality_complaint_goes_from_intake_to_survey(service: Service, clock: FixedClock):
     async with service.rt.db.write() as s:
-        lc = await service.complaints.create(s, values=QUALITY, channel="playground", actor="customer")
+        lc = await service.complaints.create(
+            s, values=QUALITY, channel="playground", actor="customer"
+        )
     number = lc.number
     assert number == "TS20261123-0001"
     assert lc.complaint.status == "new"
     accept_task = lc.state.tasks[0]
-    assert accept_task.step_id == "accept" and set(accept_task.candidates) == {"zhangsan", "xiaomei"}
+    assert accept_task.step_id == "accept" and set(accept_task.candidates) == {
+        "zhangsan",
+        "xiaomei",
+    }
 
     clock.advance(timedelta(minutes=5))
     async with service.rt.db.write() as s:
-        lc = await service.complaints.act(s, number, Action(ActionKind.ACCEPT, "xiaomei", task_id=accept_task.task_id))
+        lc = await service.complaints.act(
+            s, number, Action(ActionKind.ACCEPT, "xiaomei", task_id=accept_task.task_id)
+        )
     assert lc.complaint.status == "in_progress" and lc.complaint.first_response_at == clock.now()
 
     async with service.rt.db.write() as s:
-        lc = await service.complaints.act(s, number, Action(ActionKind.SUBMIT, "xiaomei", task_id=accept_task.task_id))
+        lc = await service.complaints.act(
+            s, number, Action(ActionKind.SUBMIT, "xiaomei", task_id=accept_task.task_id)
+        )
     # 产品质量 branches to 产品部, whose head 李四 gets the handling task.
     assert lc.complaint.department == "product"
     handle = lc.state.tasks[0]
@@ -56,11 +65,18 @@ async def test_quality_complaint_goes_from_intake_to_survey(service: Service, cl
 
     clock.advance(timedelta(hours=3))
     async with service.rt.db.write() as s:
-        await service.complaints.act(s, number, Action(ActionKind.ACCEPT, "lisi", task_id=handle.task_id))
+        await service.complaints.act(
+            s, number, Action(ActionKind.ACCEPT, "lisi", task_id=handle.task_id)
+        )
         lc = await service.complaints.act(
-            s, number,
-            Action(ActionKind.SUBMIT, "lisi", task_id=handle.task_id,
-                   values={"solution": "补发新杯并赠送优惠券", "compensation": 50}),
+            s,
+            number,
+            Action(
+                ActionKind.SUBMIT,
+                "lisi",
+                task_id=handle.task_id,
+                values={"solution": "补发新杯并赠送优惠券", "compensation": 50},
+            ),
         )
     followup = lc.state.tasks[0]
     assert followup.step_id == "followup"
@@ -69,12 +85,18 @@ async def test_quality_complaint_goes_from_intake_to_survey(service: Service, cl
 
     clock.advance(timedelta(hours=1))
     async with service.rt.db.write() as s:
-        await service.complaints.act(s, number, Action(ActionKind.ACCEPT, "zhangsan", task_id=followup.task_id))
-        lc = await service.complaints.act(s, number, Action(ActionKind.SUBMIT, "zhangsan", task_id=followup.task_id))
+        await service.complaints.act(
+            s, number, Action(ActionKind.ACCEPT, "zhangsan", task_id=followup.task_id)
+        )
+        lc = await service.complaints.act(
+            s, number, Action(ActionKind.SUBMIT, "zhangsan", task_id=followup.task_id)
+        )
     assert lc.complaint.status == "closed" and lc.state.ended
 
     async with service.rt.db.write() as s:
-        await service.complaints.answer_survey(s, number, score=5, comment="处理很快", channel="playground")
+        await service.complaints.answer_survey(
+            s, number, score=5, comment="处理很快", channel="playground"
+        )
     async with service.rt.db.read() as s:
         answer = await s.scalar(select(SurveyAnswer))
         timers = (await s.scalars(select(Timer))).all()
@@ -83,9 +105,17 @@ async def test_quality_complaint_goes_from_intake_to_survey(service: Service, cl
     assert {t.status for t in timers} == {"cancelled"}
 
     story = [summary for _actor, summary in await _timeline(service, number)]
-    for expected in ("提交了投诉（体验台）", "进入「客服受理」", "受理了「客服受理」", "分派至 产品部",
-                     "进入「部门处理」", "填写了 解决方案、赔偿金额", "进入「客户回访」", "投诉已关闭",
-                     "评价 ★★★★★：处理很快"):
+    for expected in (
+        "提交了投诉（体验台）",
+        "进入「客服受理」",
+        "受理了「客服受理」",
+        "分派至 产品部",
+        "进入「部门处理」",
+        "填写了 解决方案、赔偿金额",
+        "进入「客户回访」",
+        "投诉已关闭",
+        "评价 ★★★★★：处理很快",
+    ):
         assert expected in story, expected
     timeline = await _timeline(service, number)
     assert ("person:lisi", "受理了「部门处理」") in timeline
@@ -93,7 +123,9 @@ async def test_quality_complaint_goes_from_intake_to_survey(service: Service, cl
 
 async def test_new_complaint_notifies_the_customer_service_head(service: Service):
     async with service.rt.db.write() as s:
-        lc = await service.complaints.create(s, values=QUALITY, channel="playground", actor="customer")
+        lc = await service.complaints.create(
+            s, values=QUALITY, channel="playground", actor="customer"
+        )
     async with service.rt.db.read() as s:
         texts = (await s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "text"))).all()
     assert [(m.target, m.payload["text"]) for m in texts] == [
@@ -103,14 +135,18 @@ async def test_new_complaint_notifies_the_customer_service_head(service: Service
 
 async def test_a_refused_action_changes_nothing(service: Service):
     async with service.rt.db.write() as s:
-        lc = await service.complaints.create(s, values=QUALITY, channel="playground", actor="customer")
+        lc = await service.complaints.create(
+            s, values=QUALITY, channel="playground", actor="customer"
+        )
     task = lc.state.tasks[0]
     async with service.rt.db.read() as s:
         before = (await s.scalar(select(Complaint))).updated_at
         outbox_before = len((await s.scalars(select(OutboxMessage))).all())
     with pytest.raises(ActionRefused) as refused:
         async with service.rt.db.write() as s:
-            await service.complaints.act(s, lc.number, Action(ActionKind.SUBMIT, "lisi", task_id=task.task_id))
+            await service.complaints.act(
+                s, lc.number, Action(ActionKind.SUBMIT, "lisi", task_id=task.task_id)
+            )
     assert refused.value.reason
     async with service.rt.db.read() as s:
         complaint = await s.scalar(select(Complaint))

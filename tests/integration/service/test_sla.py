@@ -23,10 +23,16 @@ QUALITY = {
 async def _at_department(service: Service) -> str:
     """A complaint accepted by 小美 and now with 李四 (产品部) in 部门处理."""
     async with service.rt.db.write() as s:
-        lc = await service.complaints.create(s, values=QUALITY, channel="playground", actor="customer")
+        lc = await service.complaints.create(
+            s, values=QUALITY, channel="playground", actor="customer"
+        )
         task = lc.state.tasks[0].task_id
-        await service.complaints.act(s, lc.number, Action(ActionKind.ACCEPT, "xiaomei", task_id=task))
-        await service.complaints.act(s, lc.number, Action(ActionKind.SUBMIT, "xiaomei", task_id=task))
+        await service.complaints.act(
+            s, lc.number, Action(ActionKind.ACCEPT, "xiaomei", task_id=task)
+        )
+        await service.complaints.act(
+            s, lc.number, Action(ActionKind.SUBMIT, "xiaomei", task_id=task)
+        )
     return lc.number
 
 
@@ -40,7 +46,10 @@ async def _outbox(service: Service, **where: str) -> list[OutboxMessage]:
 
 async def _story(service: Service) -> list[str]:
     async with service.rt.db.read() as s:
-        return [e.summary for e in (await s.scalars(select(TimelineEntry).order_by(TimelineEntry.id))).all()]
+        return [
+            e.summary
+            for e in (await s.scalars(select(TimelineEntry).order_by(TimelineEntry.id))).all()
+        ]
 
 
 async def test_late_step_reminds_then_escalates_once(service: Service, clock: FixedClock):
@@ -78,8 +87,12 @@ async def test_supervisor_takes_over_from_the_escalation_card(service: Service, 
     async with service.rt.db.read() as s:
         record = await s.scalar(select(CardMessage).where(CardMessage.kind == "escalation"))
     click = CardClick(
-        channel="playground", dedupe_key="click:1", sender="boss", card_ref=record.card_ref,
-        action="take_over", sent_at=clock.now(),
+        channel="playground",
+        dedupe_key="click:1",
+        sender="boss",
+        card_ref=record.card_ref,
+        action="take_over",
+        sent_at=clock.now(),
     )
     await service.dispatcher.feed(click)
     async with service.rt.db.read() as s:
@@ -101,11 +114,21 @@ async def test_extend_rearms_the_timers(service: Service, clock: FixedClock):
     await service.ticker.tick()
     async with service.rt.db.write() as s:
         await service.complaints.act(
-            s, number,
-            Action(ActionKind.EXTEND, "lisi", task_id="handle.1", text="等待配件", extend_by=timedelta(hours=24)),
+            s,
+            number,
+            Action(
+                ActionKind.EXTEND,
+                "lisi",
+                task_id="handle.1",
+                text="等待配件",
+                extend_by=timedelta(hours=24),
+            ),
         )
     async with service.rt.db.read() as s:
-        timers = {t.level: t for t in (await s.scalars(select(Timer).where(Timer.step_id == "handle"))).all()}
+        timers = {
+            t.level: t
+            for t in (await s.scalars(select(Timer).where(Timer.step_id == "handle"))).all()
+        }
     assert timers["breached"].status == "pending"
     assert timers["breached"].due_at > clock.now()
     assert "延期 1天：等待配件" in await _story(service)
@@ -115,7 +138,9 @@ async def test_paused_clock_waits_for_the_customer(service: Service, clock: Fixe
     number = await _at_department(service)
     clock.advance(timedelta(hours=10))
     async with service.rt.db.write() as s:
-        assert await service.sla.pause(s, number, actor="person:lisi", reason="需要客户补充照片") == 2
+        assert (
+            await service.sla.pause(s, number, actor="person:lisi", reason="需要客户补充照片") == 2
+        )
     clock.advance(timedelta(hours=100))
     assert await service.ticker.tick() == 0  # paused: nothing fires however long we wait
     async with service.rt.db.write() as s:

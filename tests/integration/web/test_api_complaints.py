@@ -124,9 +124,7 @@ async def test_concurrent_retries_with_one_key_create_once(client: TestClient, s
         assert await session.scalar(select(func.count()).select_from(Complaint)) == 1
 
 
-async def test_patch_writes_only_the_fields_the_api_may_write(
-    client: TestClient, service: Service
-):
+async def test_patch_writes_only_the_fields_the_api_may_write(client: TestClient, service: Service):
     headers = await _headers(service, "write", "read")
     number = (await _create(client, headers))["number"]
     response = await client.patch(

@@ -29,9 +29,7 @@ async def _setup(client: TestClient, service: Service) -> dict[str, str]:
         issued = await create_token(session, "bi", ("read", "write"), now=service.rt.now())
     headers = {"Authorization": f"Bearer {issued.secret}"}
     for values in (QUALITY, LOGISTICS, LOGISTICS):
-        response = await client.post(
-            "/api/v1/complaints", json={"values": values}, headers=headers
-        )
+        response = await client.post("/api/v1/complaints", json={"values": values}, headers=headers)
         assert response.status == 201
     return headers
 

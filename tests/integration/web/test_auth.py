@@ -42,9 +42,7 @@ def config_with(extra: str = "") -> LoadedConfig:
 def make(aiohttp_client: Any, app_settings: Settings) -> Make:
     """A client on a whole app bound to `host`, with console accounts or in token mode."""
 
-    async def build(
-        host: str = "0.0.0.0", *, accounts: bool = True, **settings: Any
-    ) -> TestClient:
+    async def build(host: str = "0.0.0.0", *, accounts: bool = True, **settings: Any) -> TestClient:
         config = config_with(ACCOUNTS if accounts else "")
         tuned = app_settings.model_copy(update={"host": host, **settings})
         return await aiohttp_client(create_app(tuned, config, background=False))

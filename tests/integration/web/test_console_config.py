@@ -115,8 +115,7 @@ async def test_config_view_shows_forms_flows_rules_and_channels(console: TestCli
     assert "通知 客服部负责人：「新投诉 {number}：{投诉类型}，客户 {客户姓名}」" in html
     assert "把「当前状态」设为「处理中」" in html
     assert (
-        "1天内满足「投诉类型 == &#34;产品质量&#34;」的投诉达到 5 起（按「订单号」分别计数）"
-        in html
+        "1天内满足「投诉类型 == &#34;产品质量&#34;」的投诉达到 5 起（按「订单号」分别计数）" in html
     )
     # Channels: on/off and why, never a credential.
     assert "已开启" in html and "未开启：缺少 app_id, app_secret" in html
@@ -198,8 +197,7 @@ async def test_validate_refuses_bad_requests(console: TestClient):
 
 async def test_validate_refuses_alias_bombs(console: TestClient):
     bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
-        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n"
-        for i in range(12)
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(12)
     )
     answer = await validate(console, bomb)
     assert answer["ok"] is False and "YAML aliases" in answer["problems"][0]["message"]

@@ -213,9 +213,7 @@ async def test_card_payloads_are_what_wecom_and_dingtalk_would_be_sent(
     assert wecom["body"] == as_json(
         {
             "touser": "ZhangSan",
-            **render_wecom_card(
-                card, agent_id=EXAMPLE_AGENT_ID, link=app_settings.public_base_url
-            ),
+            **render_wecom_card(card, agent_id=EXAMPLE_AGENT_ID, link=app_settings.public_base_url),
         }
     )
     assert dingtalk["api"] == "POST /v1.0/card/instances/createAndDeliver"
@@ -313,8 +311,7 @@ async def test_advancing_24h_sends_the_department_heads_reminder(
         "delivery", lambda d: d["target"] == "user:lisi" and d["kind"] == "text"
     )
     assert (
-        reminder["payload"]["text"]
-        == f"投诉 {number} 的「部门处理」已超过24小时未完成，请尽快处理"
+        reminder["payload"]["text"] == f"投诉 {number} 的「部门处理」已超过24小时未完成，请尽快处理"
     )
     state = await (await client.get("/playground/api/clock")).json()
     assert state["offset_hours"] == 24

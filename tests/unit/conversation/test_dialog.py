@@ -76,9 +76,7 @@ def test_wrong_answers_are_re_asked_with_the_reason() -> None:
     chat.say("13800000001")
     chat.say("跳过")
     reply = chat.say("9")
-    assert reply.startswith(
-        "没有第9项，请回复序号（1-4）或选项名称\n请选择投诉类型：\n1. 产品质量"
-    )
+    assert reply.startswith("没有第9项，请回复序号（1-4）或选项名称\n请选择投诉类型：\n1. 产品质量")
     chat.say("价格")
     assert chat.say("很贵").endswith(STUCK_HINT)
     assert chat.asking == "type"
@@ -219,9 +217,7 @@ def test_images_voice_and_video_are_accepted() -> None:
     chat.send("投诉")
     # A photo sent early goes to the media field, and the open question is repeated.
     reply = chat.send(kind="image", media_id="m-1").replies[0]
-    assert (
-        reply == "已收到图片，已添加到“相关图片/视频”（共1个）。\n请输入客户编号（可回复“跳过”）"
-    )
+    assert reply == "已收到图片，已添加到“相关图片/视频”（共1个）。\n请输入客户编号（可回复“跳过”）"
     chat.say("跳过")
     chat.say("2")
     # Voice with recognition answers a text question; the recording is kept too.

@@ -67,9 +67,7 @@ profiles = st.sampled_from([{}, {"name": "王小明"}, {"name": "王小明", "ph
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(script=messages, profile=profiles)
-def test_any_conversation_keeps_its_invariants(
-    script: list[dict[str, Any]], profile: dict
-) -> None:
+def test_any_conversation_keeps_its_invariants(script: list[dict[str, Any]], profile: dict) -> None:
     chat = Chat(profile=profile)
     for message in script:
         turn = chat.send(**message)  # Chat stores and reloads the state at every step

@@ -283,8 +283,7 @@ def test_ambiguous_choice_asks_for_the_number() -> None:
         {"key": "k", "label": "类型", "type": "select", "options": ["物流慢", "物流丢件"]}
     )
     assert (
-        parse_answer(form, "k", "物流", make_ctx())[1].message
-        == "有多个选项符合“物流”，请回复序号"
+        parse_answer(form, "k", "物流", make_ctx())[1].message == "有多个选项符合“物流”，请回复序号"
     )
 
 

@@ -227,9 +227,7 @@ def test_an_empty_form_needs_fields() -> None:
 
 
 def test_every_problem_is_reported_not_just_the_first() -> None:
-    found = problems(
-        {"key": "status", "label": "类型", "type": "select"}, {**TEXT, "pattern": "("}
-    )
+    found = problems({"key": "status", "label": "类型", "type": "select"}, {**TEXT, "pattern": "("})
     assert [p.path for p in found] == [
         ("fields", 0, "key"),
         ("fields", 0, "options"),
@@ -257,9 +255,7 @@ def test_the_example_form_loads_and_checks_clean() -> None:
 
 def test_the_example_form_would_be_refused_with_the_reserved_status_key() -> None:
     data = example_document()["forms"]["complaint"]
-    fields = [
-        {**f, "key": "status"} if f["key"] == "current_status" else f for f in data["fields"]
-    ]
+    fields = [{**f, "key": "status"} if f["key"] == "current_status" else f for f in data["fields"]]
     form = FormDefinition.model_validate({**data, "fields": fields})
     found = check_form(form, directory=example_directory())
     assert [(p.path, "'status' is reserved" in p.message) for p in found] == [

@@ -187,8 +187,6 @@ def test_only_with_an_unknown_field_name_is_a_programming_error() -> None:
 
 
 def test_typed_values_validate_to_themselves() -> None:
-    first = validate(
-        FORM, {**GOOD, "media": [{"attachment_id": "1", "kind": "image"}]}, make_ctx()
-    )
+    first = validate(FORM, {**GOOD, "media": [{"attachment_id": "1", "kind": "image"}]}, make_ctx())
     again = validate(FORM, dict(first.values), make_ctx())
     assert again.ok and again.values == first.values

@@ -31,9 +31,7 @@ def test_every_configurable_chart_has_a_chinese_title() -> None:
 
 def test_table_emptiness_follows_rows() -> None:
     assert ChartData("status_table", "table", "t", "s").is_empty
-    assert not ChartData(
-        "status_table", "table", "t", "s", columns=("a",), rows=(("1",),)
-    ).is_empty
+    assert not ChartData("status_table", "table", "t", "s", columns=("a",), rows=(("1",),)).is_empty
 
 
 @pytest.mark.parametrize(
@@ -44,9 +42,7 @@ def test_table_emptiness_follows_rows() -> None:
         ("30 8 * * *", "day", "2026-11-22"),
     ],
 )
-def test_a_digest_reports_the_period_its_cron_just_closed(
-    cron: str, kind: str, label: str
-) -> None:
+def test_a_digest_reports_the_period_its_cron_just_closed(cron: str, kind: str, label: str) -> None:
     digest = DigestConfig(name="客服周报", group="g", cron=cron, timezone="Asia/Shanghai")
     assert digest_period_kind(digest) == kind
     now = datetime(2026, 11, 23, 9, tzinfo=ZoneInfo("Asia/Shanghai"))

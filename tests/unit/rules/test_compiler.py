@@ -41,7 +41,9 @@ def test_the_example_config_rules_compile(directory: Any) -> None:
     assert problems == []
     assert [r.name for r in rules] == [r["name"] for r in data["rules"]]
     by_name = {r.name: r for r in rules}
-    assert by_name["提交方案后状态改为处理中"].actions == (SetFieldAction("current_status", "处理中"),)
+    assert by_name["提交方案后状态改为处理中"].actions == (
+        SetFieldAction("current_status", "处理中"),
+    )
     threshold = by_name["产品质量投诉集中预警"].threshold
     assert threshold is not None
     assert (threshold.count, threshold.within, threshold.group_by) == (
@@ -335,8 +337,7 @@ BROKEN: list[tuple[dict[str, Any], tuple[Any, ...], str]] = [
             "then": [{"notify": {"role": "客服"}, "send_survey": {}, "message": "m"}],
         },
         (0, "then", 0),
-        "rule 'r': one action per item, found notify and send_survey: "
-        "start each with its own '- '",
+        "rule 'r': one action per item, found notify and send_survey: start each with its own '- '",
     ),
     (
         {"name": "r", "when": "step.entered", "then": [{"message": "m"}]},
@@ -384,8 +385,7 @@ BROKEN: list[tuple[dict[str, Any], tuple[Any, ...], str]] = [
             "then": [{"escalate": {"role": "管理层"}, "reassign": {"group": "cs-group"}}],
         },
         (0, "then", 0, "reassign", "group"),
-        "rule 'r': reassign needs one person: use person, department_head or department, "
-        "not group",
+        "rule 'r': reassign needs one person: use person, department_head or department, not group",
     ),
     (
         {"name": "r", "when": "step.entered", "then": [{"call_webhook": {"url": "ftp://x"}}]},
@@ -408,8 +408,7 @@ BROKEN: list[tuple[dict[str, Any], tuple[Any, ...], str]] = [
             "then": [{"call_webhook": {"url": "https://x", "body": {}}}],
         },
         (0, "then", 0, "call_webhook", "body"),
-        "rule 'r': unknown option 'body' for call_webhook "
-        "(allowed: url, method, headers, payload)",
+        "rule 'r': unknown option 'body' for call_webhook (allowed: url, method, headers, payload)",
     ),
     (
         {

@@ -204,9 +204,7 @@ def test_set_field_renders_text_values_and_keeps_others(
         ({"department": "complaint"}, Assign("转交", "lisi", "product")),
     ],
 )
-def test_assign(
-    compile_ok: CompileOk, directory: Directory, target: Any, expected: Assign
-) -> None:
+def test_assign(compile_ok: CompileOk, directory: Directory, target: Any, expected: Assign) -> None:
     rule = compile_ok({"name": "转交", "when": "step.entered", "then": [{"assign": target}]})
     assert run([rule], "step.entered", directory) == [expected]
 

@@ -35,9 +35,7 @@ def complaint(
     hours_ago: float, *, order: str | None = "A", kind: str = "产品质量"
 ) -> dict[str, Any]:
     created = NOW - timedelta(hours=hours_ago)
-    return base_env(
-        order_no=order, type=kind, created_at=created, number=f"TS-{hours_ago}-{order}"
-    )
+    return base_env(order_no=order, type=kind, created_at=created, number=f"TS-{hours_ago}-{order}")
 
 
 def test_group_by_label_is_stored_as_the_field_key(rule: CompiledRule) -> None:

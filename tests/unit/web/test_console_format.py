@@ -77,6 +77,5 @@ def test_assignee_text():
     assert assignee_text(AssigneeRule(department_head="product"), directory) == "产品部负责人"
     assert assignee_text(AssigneeRule(department="product"), directory) == "产品部（共享队列）"
     assert (
-        assignee_text(AssigneeRule(department="complaint"), directory)
-        == "投诉所在部门（共享队列）"
+        assignee_text(AssigneeRule(department="complaint"), directory) == "投诉所在部门（共享队列）"
     )

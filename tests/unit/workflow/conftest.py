@@ -119,14 +119,10 @@ class Run:
         env["department"] = self.department
         return FlowContext(env, self.department, self.directory, self.now, self.form_fields)
 
-    def action(
-        self, kind: ActionKind, actor: str, task_id: str | None = None, **kw: Any
-    ) -> Action:
+    def action(self, kind: ActionKind, actor: str, task_id: str | None = None, **kw: Any) -> Action:
         return Action(kind, actor, task_id, **kw)
 
-    def do(
-        self, kind: ActionKind, actor: str, task_id: str | None = None, **kw: Any
-    ) -> Transition:
+    def do(self, kind: ActionKind, actor: str, task_id: str | None = None, **kw: Any) -> Transition:
         """Act, apply the effects to the complaint, reload the state from JSON."""
         self.now += timedelta(minutes=5)
         return self._take(

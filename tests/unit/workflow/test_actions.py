@@ -165,9 +165,7 @@ def test_transfer_hands_the_task_to_another_person_who_must_accept(at_handle):
     ]
     task = run.task("handle.1")
     assert (task.candidates, task.assignee, task.accepted) == (("wangwu",), "wangwu", False)
-    assert (
-        run.refused(A.SUBMIT, "lisi", "handle.1", values={"solution": "x"}) == "这一步不归你处理"
-    )
+    assert run.refused(A.SUBMIT, "lisi", "handle.1", values={"solution": "x"}) == "这一步不归你处理"
     run.accept_and_submit("wangwu", "handle.1", solution="远程修复")
     assert run.state.current == ("followup",)
 
@@ -208,9 +206,7 @@ def test_assign_department_to_a_member_queue(flow_doc, new_run):
 
 def test_assign_department_refusals(at_handle, flow, new_run):
     run = at_handle
-    assert (
-        run.refused(A.ASSIGN_DEPARTMENT, "wangwu", "handle.1", target="cs") == "这一步不归你处理"
-    )
+    assert run.refused(A.ASSIGN_DEPARTMENT, "wangwu", "handle.1", target="cs") == "这一步不归你处理"
     run.do(A.ACCEPT, "lisi", "handle.1")
     assert run.refused(A.ASSIGN_DEPARTMENT, "lisi", "handle.1") == "请选择部门"
     assert run.refused(A.ASSIGN_DEPARTMENT, "lisi", "handle.1", target="hr") == "找不到这个部门"

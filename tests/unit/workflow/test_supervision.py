@@ -155,8 +155,7 @@ def test_extend_refusals(late, flow_doc, new_run):
     zero = late.refused(A.EXTEND, "boss", "handle.1", text="x", extend_by=timedelta(0))
     assert zero == "请填写延期时长"
     assert (
-        late.refused(A.EXTEND, "boss", "handle.1", extend_by=timedelta(hours=1))
-        == "请填写延期原因"
+        late.refused(A.EXTEND, "boss", "handle.1", extend_by=timedelta(hours=1)) == "请填写延期原因"
     )
     del flow_doc["steps"][2]["time_limit"], flow_doc["steps"][2]["escalate_after"]
     run = new_run(FlowDefinition.model_validate(flow_doc), type="产品质量")

@@ -265,9 +265,7 @@ async def test_a_click_while_the_database_is_down_is_retried_and_handled_once(
     assert [a.code for a in acks].count(200) == 1 and acks[-1].code == 200
     assert desk.fake.pushes[message_id].attempts == len(acks) >= 2
     await desk.deliver()
-    assert (await desk.timeline(number))[len(story) :] == [
-        ("person:xiaomei", "受理了「客服受理」")
-    ]
+    assert (await desk.timeline(number))[len(story) :] == [("person:xiaomei", "受理了「客服受理」")]
     each_updated_once(updates, desk.updates())
     assert desk.fake.cards[xm_card].updates == desk.fake.cards[zs_card].updates == 1
     assert "已由 小美 受理" in desk.view(ZHANGSAN, zs_card)["outcome"]

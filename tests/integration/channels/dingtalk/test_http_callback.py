@@ -124,9 +124,7 @@ async def test_a_click_without_a_user_is_refused(fake: FakeDingtalk, served: Any
     assert status == 400 and feed.events == []
 
 
-async def test_http_mode_registers_the_card_callback_route(
-    fake: FakeDingtalk, served: Any
-) -> None:
+async def test_http_mode_registers_the_card_callback_route(fake: FakeDingtalk, served: Any) -> None:
     await served(card_template_id="complaint-task.schema")
     (route,) = fake.card_callback_routes
     assert route["callbackRouteKey"] == "staff-dingtalk"

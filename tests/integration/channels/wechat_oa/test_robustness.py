@@ -185,8 +185,7 @@ async def test_hostile_deliveries_are_refused_and_change_nothing(shop: Shop):
     assert len(shop.fake.seen) == seen
     # A genuine delivery afterwards is taken as usual.
     assert (
-        await shop.say("王小明")
-        == "请输入联系电话（11位手机号）\n请留下11位手机号，方便我们联系您"
+        await shop.say("王小明") == "请输入联系电话（11位手机号）\n请留下11位手机号，方便我们联系您"
     )
 
 

@@ -128,20 +128,28 @@ async def desk(
         },
     )
     settings = Settings(
-        DATABASE_URL=db.url, DATA_DIR=tmp_path, SECRET_KEY="test", PUBLIC_BASE_URL="https://bot.example.com"
+        DATABASE_URL=db.url,
+        DATA_DIR=tmp_path,
+        SECRET_KEY="test",
+        PUBLIC_BASE_URL="https://bot.example.com",
     )
     app = create_app(settings, config, clock=ClockView(clock), background=False)
     client = await aiohttp_client(app)
     wecom = WecomCallbacks(
-        corp_id=fake.corp_id, token=CALLBACK_TOKEN, encoding_aes_key=AES_KEY,
-        agent_id=fake.agent_id, clock=clock,
+        corp_id=fake.corp_id,
+        token=CALLBACK_TOKEN,
+        encoding_aes_key=AES_KEY,
+        agent_id=fake.agent_id,
+        clock=clock,
     )
     return Desk(client, app[SERVICE], fake, clock, wecom)
 
 
 async def _new_complaint(desk: Desk, values: dict[str, str] = QUALITY) -> str:
     async with desk.service.rt.db.write() as s:
-        lc = await desk.service.complaints.create(s, values=values, channel="playground", actor="customer")
+        lc = await desk.service.complaints.create(
+            s, values=values, channel="playground", actor="customer"
+        )
     await desk.deliver()
     return lc.number
 

@@ -162,9 +162,7 @@ def test_duplicate_deliveries_share_the_dedupe_key(phone: WechatPhone) -> None:
     assert keys == {f"msg:{fields['MsgId']}"}
 
 
-def test_two_events_a_second_apart_get_different_keys(
-    phone: WechatPhone, clock: FakeClock
-) -> None:
+def test_two_events_a_second_apart_get_different_keys(phone: WechatPhone, clock: FakeClock) -> None:
     first = phone.fields("event", Event="CLICK", EventKey="PROGRESS")
     clock.advance(1)
     second = phone.fields("event", Event="CLICK", EventKey="PROGRESS")

@@ -62,9 +62,7 @@ def test_configured_menu_with_sub_buttons_and_base_url() -> None:
             [
                 {
                     "name": "更多",
-                    "sub_button": [
-                        {"name": str(i), "type": "click", "key": "K"} for i in range(6)
-                    ],
+                    "sub_button": [{"name": str(i), "type": "click", "key": "K"} for i in range(6)],
                 }
             ],
             "at most 5",
