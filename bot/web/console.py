@@ -7,7 +7,6 @@ Who may see them is decided by the guard in auth.py before any handler here runs
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +15,11 @@ from aiohttp import web
 from bot.appkeys import CONFIG
 from bot.web.auth import CONSOLE_AUTH, current_user
 from bot.web.jinja import render
+from bot.web.static_folder import StaticFolder
 
-STATIC = Path(__file__).parent / "static" / "console"
-STATIC_NAME = re.compile(r"^[a-z0-9_-]+\.(css|js|svg)$")
-STATIC_TYPES = {
-    ".js": "text/javascript; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".svg": "image/svg+xml",
-}
+STATIC = StaticFolder(
+    Path(__file__).parent / "static" / "console", frozenset({".css", ".js", ".svg"})
+)
 NAV = (
     ("complaints", "投诉列表", "/console/complaints"),
     ("dashboard", "数据看板", "/console/dashboard"),
@@ -75,21 +71,7 @@ async def home(_request: web.Request) -> web.Response:
     raise web.HTTPFound("/console/complaints")
 
 
-@routes.get("/console/static/{name}")
-async def static_file(request: web.Request) -> web.StreamResponse:
-    """The console's own CSS and JavaScript (no CDN, no build step)."""
-    name = request.match_info["name"]
-    path = STATIC / name
-    if not STATIC_NAME.match(name) or not path.is_file():
-        raise web.HTTPNotFound(text="no such file")
-    return web.FileResponse(
-        path,
-        headers={
-            "Content-Type": STATIC_TYPES[path.suffix],
-            "Cache-Control": "no-cache",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+routes.get("/console/static/{name}")(STATIC.serve)
 
 
 def route_tables() -> list[web.RouteTableDef]:

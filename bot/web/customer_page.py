@@ -34,6 +34,7 @@ from bot.web.customer_requests import (
     MAX_FILES,
     MAX_TEXT,
     PAGE_CHANNEL,
+    STATIC,
     attachment_rows,
     claim_post,
     claims_of,
@@ -44,7 +45,6 @@ from bot.web.customer_requests import (
     read_post,
     refused_page,
     service_of,
-    static_file,
     store_uploads,
     take_turn,
 )
@@ -386,7 +386,7 @@ async def photo(request: web.Request) -> web.StreamResponse:
 def routes() -> web.RouteTableDef:
     """The customer pages' routes, the fixed paths before the token ones."""
     table = web.RouteTableDef()
-    table.get(PAGE_PREFIX + "/static/{name}")(static_file)
+    table.get(PAGE_PREFIX + "/static/{name}")(STATIC.serve)
     table.get(PAGE_PREFIX + "/form")(guarded(customer_form.form_page))
     table.post(PAGE_PREFIX + "/form")(guarded(customer_form.submit_form))
     table.get(f"{PAGE_PREFIX}/{TOKEN}")(guarded(complaint_page))

@@ -32,6 +32,7 @@ from bot.appkeys import SERVICE, SETTINGS
 from bot.service.customer_links import PAGE_PREFIX, LinkClaims, LinkRefused, Purpose, read_token
 from bot.service.wiring import Service
 from bot.web.jinja import PAGE_HEADERS, render
+from bot.web.static_folder import StaticFolder
 from storage.models import Attachment, Customer
 from storage.models import InboundEvent as InboundRecord
 
@@ -39,13 +40,10 @@ log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 HERE = Path(__file__).parent
-STATIC = HERE / "static" / "customer"
-STATIC_TYPES = {
-    ".css": "text/css; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".png": "image/png",
-}
-STATIC_NAME = re.compile(r"^[a-z0-9_-]+\.(css|js|png)$")
+# The pages' own stylesheet, script and cover picture; they change only with a release.
+STATIC = StaticFolder(
+    HERE / "static" / "customer", frozenset({".css", ".js", ".png"}), "public, max-age=3600"
+)
 COOKIE = "cb_csrf"
 NONCE = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 FORM_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -328,19 +326,3 @@ def attachment_rows(
         )
         for upload, relative, digest in stored
     ]
-
-
-async def static_file(request: web.Request) -> web.StreamResponse:
-    """The pages' own stylesheet, script and cover picture (nothing from a CDN)."""
-    name = request.match_info["name"]
-    path = STATIC / name
-    if not STATIC_NAME.match(name) or not path.is_file():
-        raise web.HTTPNotFound(text="no such file")
-    return web.FileResponse(
-        path,
-        headers={
-            "Content-Type": STATIC_TYPES[path.suffix],
-            "Cache-Control": "public, max-age=3600",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )

@@ -8,7 +8,6 @@ playground_chat.py (what people do), playground_live.py (events, clock) and play
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from aiohttp import web
@@ -17,13 +16,11 @@ from bot.appkeys import SETTINGS
 from bot.web import playground_chat, playground_live
 from bot.web.jinja import render
 from bot.web.playground_view import adapter_of, boot_data, require_adapter
+from bot.web.static_folder import StaticFolder
 
-STATIC = Path(__file__).parent / "static" / "playground"
-STATIC_TYPES = {
-    ".js": "text/javascript; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".svg": "image/svg+xml",
-}
+STATIC = StaticFolder(
+    Path(__file__).parent / "static" / "playground", frozenset({".css", ".js", ".svg"})
+)
 UPLOAD_TYPES = {"png": "image/png", "jpg": "image/jpeg"}
 IMAGE_SUFFIXES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 # The shared page headers (bot/web/jinja.py), plus blob: images: the preview of a photo being sent.
@@ -33,7 +30,6 @@ PAGE_CSP = {
         "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     ),
 }
-STATIC_NAME = re.compile(r"^[a-z0-9_-]+\.(js|css|svg)$")
 
 
 async def page(request: web.Request) -> web.Response:
@@ -47,22 +43,6 @@ async def state(request: web.Request) -> web.Response:
     """GET /playground/api/state: the directory, groups, clock and presets the page starts from."""
     require_adapter(request)
     return web.json_response(boot_data(request.app), headers={"Cache-Control": "no-store"})
-
-
-async def static_file(request: web.Request) -> web.StreamResponse:
-    """The page's own scripts and styles; revalidated each time (ETag / Last-Modified)."""
-    name = request.match_info["name"]
-    path = STATIC / name
-    if not STATIC_NAME.match(name) or not path.is_file():
-        raise web.HTTPNotFound(text="no such file")
-    return web.FileResponse(
-        path,
-        headers={
-            "Content-Type": STATIC_TYPES[path.suffix],
-            "Cache-Control": "no-cache",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
 
 
 async def upload(request: web.Request) -> web.StreamResponse:
@@ -122,7 +102,7 @@ def setup(app: web.Application) -> web.RouteTableDef:
     app.on_shutdown.append(_end_streams)
     routes = web.RouteTableDef()
     routes.get("/playground")(page)
-    routes.get("/playground/static/{name}")(static_file)
+    routes.get("/playground/static/{name}")(STATIC.serve)
     routes.get(r"/playground/uploads/{name:[0-9a-f]{32}}.{ext:png|jpg}")(upload)
     routes.get(r"/playground/api/deliveries/{seq:\d{1,12}}/image")(delivered_image)
     routes.get("/playground/api/state")(state)

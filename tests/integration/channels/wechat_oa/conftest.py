@@ -14,11 +14,16 @@ from bot.channels.base import AdapterContext, OutboundMessage, Reply
 from bot.channels.wechat_oa import WechatOAAdapter, build_adapter
 from bot.config.channels import WechatOAChannel
 from bot.delivery.tokens import AccessTokenCache
+from storage.db import Database
 from tests.fakes.feed import RecordingFeed
 from tests.fakes.wechat_oa_server import FakeClock, FakeWechatServer
 from tests.fakes.wechat_phone import Mode, WechatPhone
-
-TEMPLATE_ID = "TPL_progress_0001"
+from tests.integration.channels.wechat_oa.shop_harness import (
+    TEMPLATE_ID,
+    AppClient,
+    Shop,
+    open_shop,
+)
 
 
 @dataclass
@@ -58,6 +63,18 @@ async def server(clock: FakeClock) -> AsyncIterator[FakeWechatServer]:
     async with FakeWechatServer(clock=clock.now) as fake:
         fake.add_template(TEMPLATE_ID, ("first", "keyword1", "keyword2", "remark"))
         yield fake
+
+
+@pytest.fixture
+async def shop(
+    aiohttp_client: AppClient,
+    db: Database,
+    tmp_path: Path,
+    server: FakeWechatServer,
+    clock: FakeClock,
+) -> AsyncIterator[Shop]:
+    async with open_shop(aiohttp_client, db, tmp_path / "data", server, clock) as running:
+        yield running
 
 
 def echo_reply(event: Any) -> Reply:

@@ -8,24 +8,17 @@ staff act through ComplaintService as the people of the example directory.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
 from bot.conversation import expired_message
 from bot.workflow import ActionKind
-from storage.db import Database
 from storage.models import Complaint, Conversation, Customer, SurveyAnswer
-from tests.fakes.wechat_oa_server import FakeClock, FakeWechatServer
-from tests.integration.channels.wechat_oa.test_end_to_end_harness import (
+from tests.integration.channels.wechat_oa.shop_harness import (
     OPENID,
     PUBLIC_URL,
-    AppClient,
     Shop,
-    open_shop,
 )
 
 NUMBER = "TS20261123-0001"
@@ -35,18 +28,6 @@ ASK_CUSTOMER_NO = "请输入客户编号（可回复“跳过”）"
 ASK_TYPE = "请选择投诉类型：\n1. 产品质量\n2. 服务态度\n3. 物流问题\n4. 其他\n（回复序号或名称）"
 ASK_ORDER = "请输入订单号（可回复“跳过”）"
 ASK_MEDIA = "请发送相关图片/视频（图片或视频，可发送多个，发完请回复“完成”）\n没有可回复“跳过”。"
-
-
-@pytest.fixture
-async def shop(
-    aiohttp_client: AppClient,
-    db: Database,
-    tmp_path: Path,
-    server: FakeWechatServer,
-    clock: FakeClock,
-) -> AsyncIterator[Shop]:
-    async with open_shop(aiohttp_client, db, tmp_path / "data", server, clock) as running:
-        yield running
 
 
 async def _intake(shop: Shop) -> list[str]:

@@ -5,17 +5,13 @@ and the intake form the menu's 在线填表 links to. Signed links, CSRF, and on
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import aiohttp
-import pytest
 from sqlalchemy import func, select
 
 from bot.service.customer_links import make_token
 from bot.workflow import ActionKind
-from storage.db import Database
 from storage.models import (
     Attachment,
     Comment,
@@ -24,30 +20,15 @@ from storage.models import (
     SurveyAnswer,
     Timer,
 )
-from tests.fakes.wechat_oa_server import FakeClock, FakeWechatServer
-from tests.integration.channels.wechat_oa.test_end_to_end_harness import (
+from tests.integration.channels.wechat_oa.shop_harness import (
     OPENID,
     PUBLIC_URL,
-    AppClient,
     Shop,
-    open_shop,
 )
 
 NUMBER = "TS20261123-0001"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 INTAKE = ("包装破损，杯子摔碎了", "王小明", "13912345678", "跳过", "产品质量", "跳过", "跳过")
-
-
-@pytest.fixture
-async def shop(
-    aiohttp_client: AppClient,
-    db: Database,
-    tmp_path: Path,
-    server: FakeWechatServer,
-    clock: FakeClock,
-) -> AsyncIterator[Shop]:
-    async with open_shop(aiohttp_client, db, tmp_path / "data", server, clock) as running:
-        yield running
 
 
 async def _complain(shop: Shop) -> str:

@@ -8,7 +8,7 @@ reached makes the callback answer 503, so WeChat delivers again later, and that 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,7 +23,7 @@ from storage.models import Base, Complaint, Conversation, InboundEvent, OutboxMe
 from tests.fakes.wechat_oa_server import FakeClock, FakeWechatServer
 from tests.fakes.wechat_phone import Callback, WechatPhone, plain_xml
 from tests.integration.channels.wechat_oa.payloads import BILLION_LAUGHS, EXTERNAL_ENTITY
-from tests.integration.channels.wechat_oa.test_end_to_end_harness import (
+from tests.integration.channels.wechat_oa.shop_harness import (
     AppClient,
     Shop,
     open_shop,
@@ -39,18 +39,6 @@ UP_TO_CONFIRM = (
     "跳过",
     "跳过",
 )
-
-
-@pytest.fixture
-async def shop(
-    aiohttp_client: AppClient,
-    db: Database,
-    tmp_path: Path,
-    server: FakeWechatServer,
-    clock: FakeClock,
-) -> AsyncIterator[Shop]:
-    async with open_shop(aiohttp_client, db, tmp_path / "data", server, clock) as running:
-        yield running
 
 
 async def _ready_to_confirm(shop: Shop) -> Callback:

@@ -33,8 +33,8 @@ from storage.models import Base, Complaint, TimelineEntry
 from tests.fakes.configs import example_data
 from tests.fakes.wechat_oa_server import FakeClock, FakeWechatServer, SeenMessage
 from tests.fakes.wechat_phone import WechatPhone
-from tests.integration.channels.wechat_oa.conftest import TEMPLATE_ID
 
+TEMPLATE_ID = "TPL_progress_0001"  # the template the fake WeChat knows
 CHANNEL = "service"
 PUBLIC_URL = "https://bot.example.com"
 OPENID = "oCustomer000000000000000001"
