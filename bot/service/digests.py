@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,6 +31,9 @@ from storage.models import DigestRun
 log = logging.getLogger(__name__)
 
 IMAGE_LINK_LIFETIME = 30 * 24 * 3600  # seconds: group members scroll back
+# A run still "running" after this was cut off (worker killed mid-build); another may take it over.
+# A build takes seconds; the margin keeps a slow but live run from being doubled.
+STALE_RUN = timedelta(minutes=15)
 CRON_WEEKDAYS = {
     "0": "sun",
     "1": "mon",
@@ -102,8 +105,9 @@ class DigestDesk:
     @property
     def renderer(self):  # noqa: ANN201 - bot.reports.ChartRenderer
         if self._renderer is None:
-            self._renderer = self._renderer_factory()
-            self._renderer.start()  # type: ignore[attr-defined]
+            renderer = self._renderer_factory()
+            renderer.start()  # type: ignore[attr-defined]
+            self._renderer = renderer  # only once started: a failed start is tried again
         return self._renderer
 
     def close(self) -> None:
@@ -136,17 +140,23 @@ class DigestDesk:
         if dry_run_to is None and not await self._claim(digest.name, period.label, now):
             say(f"{digest.name} {period.label}: already sent; nothing to do")
             return DigestOutcome(digest.name, period.label, "already-sent")
-        async with self.rt.db.read() as session:
-            built = await build_digest(
-                session,
-                digest,
-                period,
-                now=now,
-                renderer=self.renderer,
-                directory=self.rt.config.directory,
-                calendar=self.rt.config.calendar,
-                progress=say,
-            )
+        try:
+            async with self.rt.db.read() as session:
+                built = await build_digest(
+                    session,
+                    digest,
+                    period,
+                    now=now,
+                    renderer=self.renderer,
+                    directory=self.rt.config.directory,
+                    calendar=self.rt.config.calendar,
+                    progress=say,
+                )
+        except Exception as exc:
+            if dry_run_to is None:
+                # Free the period: the next trigger or a manual run builds it again.
+                await self._fail(digest.name, period.label, f"{type(exc).__name__}: {exc}")
+            raise
         if dry_run_to is not None:
             files = built.write_to(dry_run_to)
             say(f"wrote {len(files)} file(s) to {dry_run_to}")
@@ -244,15 +254,31 @@ class DigestDesk:
             )
 
     async def _claim(self, name: str, period: str, now: datetime) -> bool:
+        """Whether this caller runs (digest, period): new, failed before, or cut off mid-way."""
         async with self.rt.db.write() as session:
             insert = postgresql.insert if self.rt.db.dialect == "postgresql" else sqlite.insert
-            stmt = (
-                insert(DigestRun)
-                .values(digest=name, period=period, status="running", started_at=now, detail={})
-                .on_conflict_do_nothing(index_elements=["digest", "period"])
-                .returning(DigestRun.id)
+            table = DigestRun.__table__
+            stmt = insert(DigestRun).values(
+                digest=name, period=period, status="running", started_at=now, detail={}
             )
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["digest", "period"],
+                set_={"status": "running", "started_at": now, "finished_at": None},
+                # One statement decides, so two workers retrying at once cannot both win.
+                where=(table.c.status == "failed")
+                | ((table.c.status == "running") & (table.c.started_at < now - STALE_RUN)),
+            ).returning(DigestRun.id)
             return (await session.execute(stmt)).scalar_one_or_none() is not None
+
+    async def _fail(self, name: str, period: str, error: str) -> None:
+        async with self.rt.db.write() as session:
+            run = await session.scalar(
+                select(DigestRun).where(DigestRun.digest == name, DigestRun.period == period)
+            )
+            if run is not None:
+                run.status, run.finished_at = "failed", self.rt.now()
+                run.detail = {"error": error[:500]}
+        log.error("digest %s %s failed; the next run tries again: %s", name, period, error)
 
     def schedule(self, scheduler: object) -> None:
         """One cron job per digest; a fire missed while down runs once at the next start."""

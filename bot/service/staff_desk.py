@@ -17,12 +17,13 @@ from bot.channels.base import CardClick, InboundMessage
 from bot.errors import ActionRefused, NotFound
 from bot.expr import parse_duration
 from bot.forms import FormContext, dump_values, load_values, parse_answer
+from bot.service.card_desk import SETTLED_DEFAULT
 from bot.service.complaints import ComplaintService
 from bot.service.inbound import run_after_commit
 from bot.service.loaded import LoadedComplaint, load_complaint
 from bot.service.sla import SlaService
 from bot.workflow import Action, ActionKind, available_actions
-from storage.models import CardMessage, Complaint, Conversation, WorkflowTask
+from storage.models import CardMessage, Complaint, Conversation, OutboxMessage, WorkflowTask
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +98,25 @@ class StaffDesk:
     async def _refuse(
         self, session: AsyncSession, number: str, record: CardMessage, reason: str, now: datetime
     ) -> None:
-        """Say why on the clicked card; nothing else changes."""
+        """Say why on the clicked card; nothing else changes.
+
+        A card already settled stays settled with the outcome it showed: a stale click on it must
+        not bring back buttons (a supervisor could otherwise act from a card that said "done").
+        """
         lc = await load_complaint(session, self.rt, number=number)
-        await self.complaints.cards.update(session, lc, record, now=now, notice=reason)
+        outcome = await self._shown_outcome(session, record) if record.settled else None
+        await self.complaints.cards.update(
+            session, lc, record, now=now, notice=reason, outcome=outcome
+        )
+
+    async def _shown_outcome(self, session: AsyncSession, record: CardMessage) -> str:
+        """The outcome line the card's latest version shows (from its queued payload)."""
+        key = f"card:{record.channel}:{record.card_ref}:v{record.version}"
+        payload = await session.scalar(
+            select(OutboxMessage.payload).where(OutboxMessage.idempotency_key == key)
+        )
+        shown = ((payload or {}).get("card") or {}).get("outcome")
+        return shown or SETTLED_DEFAULT
 
     async def _action_from_click(
         self,

@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from bot.reports.fonts import FontMissing
+from bot.reports.renderer import ChartRenderer
 from bot.service.clock import FixedClock
 from bot.service.digests import cron_trigger, sign_image_path, verify_image_path
 from bot.service.wiring import Service
@@ -54,6 +57,60 @@ async def test_weekly_digest_goes_to_the_group_once(
         assert Path(image.payload["path"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert image.payload["url"].startswith("http://127.0.0.1:8080/digests/")
     assert [(r.digest, r.period, r.status) for r in runs] == [("客服周报", "2026-W48", "queued")]
+
+
+async def test_a_failed_run_frees_its_period_for_the_next_run(
+    service: Service, clock: FixedClock, tmp_path: Path
+):
+    """A digest that fails to build (here: its chart font is missing) is not marked sent."""
+    service.digests.data_dir = tmp_path
+    working = service.digests._renderer_factory
+    service.digests._renderer_factory = lambda: ChartRenderer(font_path=tmp_path / "none.ttf")
+    clock.advance(timedelta(days=7))
+    digest = service.digests.config("客服周报")
+    try:
+        with pytest.raises(FontMissing):
+            await service.digests.run(digest)
+        async with service.rt.db.read() as s:
+            failed = (await s.scalars(select(DigestRun))).one()
+        assert failed.status == "failed"
+        assert "FontMissing" in failed.detail["error"]
+
+        service.digests._renderer_factory = working
+        again = await service.digests.run(digest)
+        once_more = await service.digests.run(digest)
+    finally:
+        service.digests.close()
+    assert (again.status, once_more.status) == ("queued", "already-sent")
+    async with service.rt.db.read() as s:
+        texts = (
+            await s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "markdown"))
+        ).all()
+    assert len(texts) == 1
+
+
+@pytest.mark.parametrize(("started_ago", "expected"), [(16, "queued"), (5, "already-sent")])
+async def test_a_run_cut_off_mid_way_is_taken_over_only_when_stale(
+    service: Service, clock: FixedClock, tmp_path: Path, started_ago: int, expected: str
+):
+    """A worker killed while building leaves "running"; after 15 min another worker takes over."""
+    service.digests.data_dir = tmp_path
+    clock.advance(timedelta(days=7))
+    async with service.rt.db.write() as s:
+        s.add(
+            DigestRun(
+                digest="客服周报",
+                period="2026-W48",
+                status="running",
+                started_at=service.rt.now() - timedelta(minutes=started_ago),
+                detail={},
+            )
+        )
+    try:
+        outcome = await service.digests.run(service.digests.config("客服周报"))
+    finally:
+        service.digests.close()
+    assert outcome.status == expected
 
 
 def test_signed_image_paths_refuse_tampering_and_expiry():

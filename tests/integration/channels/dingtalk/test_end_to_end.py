@@ -125,6 +125,9 @@ async def test_a_complaint_is_worked_from_dingtalk_cards_to_the_follow_up(desk: 
     await act(desk, ZHANGSAN, zs_card, "accept")
     assert await desk.timeline(number) == story
     assert "已由 小美 受理" in desk.view(ZHANGSAN, zs_card)["notice"]
+    # Still settled: the refusal brings back no buttons on a card that said "done".
+    assert desk.view(ZHANGSAN, zs_card)["has_actions"] == "false"
+    assert "已由 小美 受理" in desk.view(ZHANGSAN, zs_card)["outcome"]
     assert desk.fake.cards[zs_card].params["notice"] == ""  # a private notice, for him alone
 
     # The gateway rotates the connection in the middle of the flow: later clicks still arrive.

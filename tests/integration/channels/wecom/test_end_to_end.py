@@ -223,7 +223,11 @@ async def test_double_click_retry_and_stale_card_change_nothing(desk: Desk):
     await desk.click("ZhangSan", zs_task, "accept")
     await desk.deliver()
     assert (await desk.timeline(number)) == story
-    assert "已由 小美 受理" in str(desk.cards_of("ZhangSan")[zs_task])
+    stale = desk.cards_of("ZhangSan")[zs_task]
+    assert "已由 小美 受理" in str(stale)
+    # Still settled: the refusal must not bring back buttons on a card that said "done".
+    assert stale["card_type"] == "text_notice"
+    assert "button_list" not in stale
 
 
 async def test_three_approvers_one_rejects_back_to_department(desk: Desk):
