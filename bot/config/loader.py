@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from bot.config.channels import ChannelBase, GroupConfig
 from bot.config.model import AppConfig, ConsoleConfig, DigestConfig, Organization
+from bot.config.partial import problems_beside_shape_errors
 from bot.config.yaml_source import parse_yaml, substitute_env
 from bot.domain.directory import Department, Directory, Group, Person
 from bot.errors import ConfigError, ConfigProblem
@@ -75,10 +76,14 @@ def load_config_text(
     try:
         config = AppConfig.model_validate(data)
     except ValidationError as exc:
+        locs = []
         for error in exc.errors():
             loc = _clean_loc(error["loc"])
+            locs.append(loc)
             problems.append((doc.line_of(loc), loc, _pydantic_message(error)))
-        raise ConfigError(source, problems) from None
+        beside = problems_beside_shape_errors(data, locs) if isinstance(data, dict) else []
+        problems.extend((doc.line_of(p.path), p.path, p.message) for p in beside)
+        raise ConfigError(source, sorted(problems, key=lambda p: p[0] or 0)) from None
     directory = build_directory(config)
     checked, rules = cross_check(config, directory)
     problems.extend((doc.line_of(p.path), p.path, p.message) for p in checked)
@@ -170,9 +175,17 @@ def _duplicates(ids: list[str]) -> list[tuple[int, str]]:
 
 
 def cross_check(
-    config: AppConfig, directory: Directory
+    config: AppConfig,
+    directory: Directory,
+    *,
+    raw_forms: Mapping[str, Mapping[str, str]] | None = None,
 ) -> tuple[list[ConfigProblem], list[CompiledRule]]:
-    """References between sections, then each engine's own load-time check."""
+    """References between sections, then each engine's own load-time check.
+
+    `raw_forms`: the field names of forms that failed their shape check (bot/config/partial.py),
+    so flows and rules that use them are still checked.
+    """
+    raw_forms = raw_forms or {}
     problems: list[ConfigProblem] = []
     add = problems.append
     for index, value in _duplicates([p.id for p in config.people]):
@@ -210,14 +223,19 @@ def cross_check(
             add(ConfigProblem(("digests", index, "group"), f"unknown group '{digest.group}'"))
 
     names: dict[str, str] = {}
+    for raw in raw_forms.values():
+        names.update(raw)
     for key, form in config.forms.items():
         problems.extend(p.under("forms", key) for p in check_form(form, directory=directory))
         names.update(field_names(form))
     for key, flow in config.flows.items():
-        if flow.form not in config.forms:
+        if flow.form in raw_forms:
+            fields = dict(raw_forms[flow.form])
+        elif flow.form not in config.forms:
             add(ConfigProblem(("flows", key, "form"), f"unknown form '{flow.form}'"))
             continue
-        fields = field_names(config.forms[flow.form])
+        else:
+            fields = field_names(config.forms[flow.form])
         problems.extend(
             p.under("flows", key) for p in check_flow(flow, directory=directory, form_fields=fields)
         )
