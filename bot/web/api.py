@@ -17,6 +17,7 @@ from bot.web import (
     api_complaints,
     api_customers,
     api_files,
+    api_outbox,
     api_reports,
     api_webhooks,
 )
@@ -29,6 +30,7 @@ TABLES = (
     api_customers.table,
     api_reports.table,
     api_webhooks.table,
+    api_outbox.table,
 )
 # Built on first request (then kept): holder set at setup, the app's state is frozen after start.
 DOCUMENT: web.AppKey[dict[str, Any]] = web.AppKey("api_openapi_document", dict)

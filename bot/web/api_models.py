@@ -290,6 +290,25 @@ class DeliveryPage(Out):
     next_cursor: str | None
 
 
+class OutboxRowOut(Out):
+    id: int
+    channel: str | None = Field(description="The channel it goes through (channels: name)")
+    kind: str = Field(description="text, card, card_update, markdown, image, webhook, ...")
+    target: str
+    complaint: str | None
+    status: Literal["pending", "sent", "failed"]
+    attempts: int
+    last_error: str | None = Field(description="Why the last attempt failed (platform code)")
+    created_at: datetime
+    due_at: datetime
+    sent_at: datetime | None
+
+
+class OutboxPage(Out):
+    items: list[OutboxRowOut]
+    next_cursor: str | None
+
+
 def dump(model: BaseModel) -> dict[str, Any]:
     """A response model as JSON-ready data (aliases, ISO datetimes)."""
     return model.model_dump(mode="json", by_alias=True)

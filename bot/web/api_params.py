@@ -158,3 +158,8 @@ class AttachmentQuery(ApiModel):
 
 class DeliveryQuery(Page):
     status: Literal["pending", "sent", "failed"] | None = None
+
+
+class OutboxQuery(Page):
+    status: Literal["pending", "sent", "failed"] | None = None
+    channel: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] | None = None
