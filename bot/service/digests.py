@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -193,7 +194,11 @@ class DigestDesk:
         from bot.reports import build_digest, period_containing
 
         now = self.rt.now()
-        digest = (self.rt.config.digests or (None,))[0] or DigestConfig(name="投诉报表", group="-")
+        base = (self.rt.config.digests or (None,))[0] or DigestConfig(name="投诉报表", group="-")
+        # The configured digest's filter and charts, under the name of what was asked for.
+        digest = base.model_copy(
+            update={"name": "本月投诉报表" if kind == "month" else "本周投诉报表"}
+        )
         period = period_containing(now, kind, ZoneInfo(digest.timezone))  # type: ignore[arg-type]
         route = self.rt.routing.person(person_id)
         if route is None:
@@ -208,7 +213,8 @@ class DigestDesk:
                 directory=self.rt.config.directory,
                 calendar=self.rt.config.calendar,
             )
-        folder = self.data_dir / "digests" / "requests" / f"{person_id}-{int(time.time())}"
+        # Unique per request: two asks in one second must not share files or message keys.
+        folder = self.data_dir / "digests" / "requests" / f"{person_id}-{uuid.uuid4().hex[:12]}"
         files = built.write_to(folder)
         async with self.rt.db.write() as session:
             await self._queue(
@@ -231,7 +237,9 @@ class DigestDesk:
             kind="markdown",
             channel=route.channel,
             target=route.target,
-            payload={"title": f"{built.name} {built.period.label}", "text": built.markdown},
+            # The same words as the text's heading, so a platform that shows the title as a
+            # first line (WeCom) does not show it twice.
+            payload={"title": f"{built.name}｜{built.period.label}", "text": built.markdown},
             now=now,
         )
         expires = int(time.time()) + IMAGE_LINK_LIFETIME

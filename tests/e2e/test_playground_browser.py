@@ -10,7 +10,9 @@ import re
 import struct
 import urllib.request
 import zlib
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
@@ -18,6 +20,7 @@ from playwright.sync_api import Browser, Locator, Page, expect
 pytestmark = pytest.mark.e2e
 
 NUMBER = re.compile(r"TS\d{8}-\d{4}")
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 ANSWERS = (
     ("王小明", "请输入联系电话"),
     ("13912345678", "客户编号"),
@@ -201,6 +204,17 @@ def test_a_complaint_from_chat_to_five_stars(
         story = [entry["summary"] for entry in complaint["timeline"]]
         assert "评价 ★★★★★" in story
         assert any("分派至 产品部" in s for s in story)
+
+        # The dashboard counts it: one new complaint in the week it was filed, none still open.
+        created = datetime.fromisoformat(complaint["created_at"]).astimezone(SHANGHAI)
+        year, week, _ = created.isocalendar()
+        period = f"{year}-W{week:02d}"
+        page.goto(f"{server}/console/dashboard?period={period}")
+        expect(page.locator("body")).to_contain_text(period)
+        expect(page.locator('[data-kpi="received"] .tile-value')).to_have_text("1")
+        expect(page.locator('[data-kpi="open_now"] .tile-value')).to_have_text("0")
+        expect(page.locator('[data-chart="type_share"]')).to_contain_text("产品质量")
+        pg.shot("console-dashboard")
         assert errors == [], errors
     except Exception:
         page.screenshot(path=str(artifacts / "failure.png"))

@@ -249,3 +249,26 @@ async def test_a_rule_webhook_goes_out_through_the_same_adapter(
     [call] = systems.requests("/crm/complaints")
     assert call.headers["X-Source"] == "bot" and call.headers["X-Complaint-Bot-Event"] == "rule"
     assert call.body == {"number": number, "type": "产品质量"}
+
+
+async def test_a_threshold_subscription_receives_the_threshold_event(
+    make_client: AppFactory, systems: BusinessSystems, receiver: Receiver, clock: FixedClock
+):
+    """The example rule 产品质量投诉集中预警 (5 on one order in 24 h) fires once, at the fifth."""
+    client = await make_client(hooks_config(systems, receiver.url, ["threshold"]))
+    service = service_of(client)
+    headers = await token(service, "hotline", "write")
+    numbers = []
+    for _ in range(6):
+        clock.advance(timedelta(hours=1))
+        numbers.append(await _create(client, headers, QUALITY))
+    await deliver(service, clock)
+    assert receiver.bad_signatures == 0
+    bodies = list(receiver.accepted.values())
+    assert bodies and {b["event"] for b in bodies} == {"threshold"}
+    alerts = [b for b in bodies if b["data"].get("rule") == "产品质量投诉集中预警"]
+    assert len(alerts) == 1, alerts
+    [alert] = alerts
+    assert alert["data"]["count"] == 5
+    assert alert["complaint"]["number"] == numbers[4]
+    assert alert["complaint"]["values"]["order_no"] == QUALITY["订单号"]
