@@ -1,6 +1,7 @@
 """Platform-neutral cards: what an employee sees of a complaint step and the actions offered."""
 
 from bot.cards.model import (
+    TEXT_ACTIONS,
     Card,
     CardAction,
     CardEvent,
@@ -19,5 +20,6 @@ __all__ = [
     "CardInput",
     "CardOption",
     "CardSelect",
+    "TEXT_ACTIONS",
     "card_as_text",
 ]

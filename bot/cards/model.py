@@ -15,6 +15,11 @@ CardKind = Literal["task", "escalation", "info"]
 Tone = Literal["info", "warning", "danger", "success", "muted"]
 ButtonStyle = Literal["primary", "default", "danger"]
 
+# Buttons that mean nothing without typed text (a comment, a reply to the customer). Platforms
+# whose cards have no text input (WeCom template cards, DingTalk ActionCards) leave them out:
+# there the employee types the text to the bot instead ("回复客户：…").
+TEXT_ACTIONS = frozenset({"comment", "reply_customer"})
+
 
 @dataclass(frozen=True)
 class CardField:
@@ -138,9 +143,19 @@ class Card:
     def with_notice(self, notice: str | None) -> Card:
         return replace(self, notice=notice)
 
+    def without_free_text(self) -> Card:
+        """The card for a platform without text inputs: no text-only buttons, no inputs."""
+        actions = tuple(a for a in self.actions if a.id not in TEXT_ACTIONS)
+        selects = tuple(s for s in self.selects if _still_used(s.for_actions, actions))
+        return replace(self, actions=actions, selects=selects, inputs=())
+
     def settle(self, outcome: str) -> Card:
         """The same card with the outcome shown and every control removed."""
         return replace(self, outcome=outcome, actions=(), selects=(), inputs=())
+
+
+def _still_used(for_actions: tuple[str, ...], actions: tuple[CardAction, ...]) -> bool:
+    return not for_actions or any(a.id in for_actions for a in actions)
 
 
 def card_as_text(card: Card) -> str:
@@ -158,5 +173,8 @@ def card_as_text(card: Card) -> str:
         lines.append(f"提示：{card.notice}")
     if card.actions:
         lines.append("—— 可回复 ——")
-        lines.extend(f"{a.label} {card.complaint_number}" for a in card.actions)
+        lines.extend(
+            f"{a.label} {card.complaint_number}" + (" 内容" if a.id in TEXT_ACTIONS else "")
+            for a in card.actions
+        )
     return "\n".join(lines)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cards.build import ACTION_LABELS, ACTION_VERBS
+from bot.cards.build import ACTION_LABELS, ACTION_VERBS, CARD_ONLY_ACTIONS, card_ref
 from bot.cards.model import card_as_text
 from bot.channels.base import CardClick, InboundMessage
 from bot.errors import ActionRefused, NotFound
@@ -21,9 +22,18 @@ from bot.service.card_desk import SETTLED_DEFAULT
 from bot.service.complaints import ComplaintService
 from bot.service.inbound import run_after_commit
 from bot.service.loaded import LoadedComplaint, load_complaint
+from bot.service.outbox import queue_message
 from bot.service.sla import SlaService
 from bot.workflow import Action, ActionKind, available_actions
-from storage.models import CardMessage, Complaint, Conversation, OutboxMessage, WorkflowTask
+from bot.workflow.assignees import resolve_all
+from storage.models import (
+    CardMessage,
+    Complaint,
+    Conversation,
+    OutboxMessage,
+    Timer,
+    WorkflowTask,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +48,25 @@ COMMAND = re.compile(
 QUERY = re.compile(rf"^\s*(查询|查看)\s*(?P<number>{NUMBER})\s*$")
 TODO = re.compile(r"^\s*(我的待办|待办|我的任务)\s*$")
 REPORT = re.compile(r"^\s*(?P<what>本周报表|周报|本月报表|月报)\s*$")
-TO_CUSTOMER = re.compile(r"^\s*(回复客户|回复)[:：]\s*(?P<text>.+)$", re.S)
+TO_CUSTOMER = re.compile(r"^\s*(回复客户[:：\s]|回复[:：])\s*(?P<text>.+)$", re.S)
 FIELD_LINE = re.compile(r"^\s*(?P<name>[^:：\n]{1,20})[:：]\s*(?P<value>.+)$", re.S)
 
+NO_CUSTOMER = "这件投诉没有关联可联系的客户，消息发不到客户。"
+READ_ONLY_NOTICE = "您不是当前处理人，仅供查看"
+# Inputs that are never form fields: what a click carries besides the step's fields.
+NON_FIELD_INPUTS = ("reason", "comment", "question", "extend_by")
+# What the customer is asked when the clock stops for them (their answer restarts it).
+ASK_CUSTOMER = "为了继续处理，请您补充：{question}。直接回复这条消息即可。"
+ASK_CUSTOMER_DEFAULT = (
+    "为了继续处理，请您补充相关信息（如照片、订单号、具体经过），直接回复这条消息即可。"
+)
+REPORTS_FOR_SUPERVISORS = "报表只发给部门负责人和主管；如需查看，请联系您的负责人。"
+NOT_YOUR_CARD = "这张卡片不是发给您的，操作未生效。"
 UNKNOWN_PERSON = "您还不在投诉处理人员名单中，请联系管理员把您的账号加入配置。"
 HELP = (
     "可以这样使用：\n我的待办 —— 查看待处理的投诉\n查询 TS20261123-0001 —— 查看一件投诉\n"
     "解决方案：…… —— 填写当前步骤的字段，点“提交”时一起提交\n回复客户：…… —— 给客户发消息\n"
+    "等待客户补充 TS20261123-0001 需要的信息 —— 请客户补充，计时暂停\n"
     "其他文字会作为评论记在最近一张卡片的投诉上。"
 )
 
@@ -55,6 +77,16 @@ class StaffDesk:
         self.sla = sla
         self.digests = digests
         self.rt = complaints.rt
+
+    def _may_see_reports(self, person: str) -> bool:
+        """Reports cover every department: for department heads and the flows' supervisors."""
+        directory = self.rt.config.directory
+        if any(d.head == person for d in directory.departments.values()):
+            return True
+        return any(
+            person in resolve_all(flow.supervisors or (), directory, None)
+            for flow in self.rt.config.flows.values()
+        )
 
     # --- card clicks -------------------------------------------------------------------------
 
@@ -68,14 +100,27 @@ class StaffDesk:
             log.warning("click on unknown card %s on %s", click.card_ref, click.channel)
             return None
         now = self.rt.now()
-        self.complaints.cards.keep_response_code(record, click.response_code, now)
         person = self.rt.routing.person_for(click.channel, click.sender)
+        if person != record.person_id:
+            # The card is someone else's (forwarded, or a forged id): their card stays as it is,
+            # and the click's single-use ResponseCode is not theirs to keep. Tell the clicker.
+            await queue_message(
+                session,
+                key=f"refused:{click.channel}:{click.dedupe_key}",
+                kind="text",
+                channel=click.channel,
+                target=f"user:{click.sender}",
+                payload={"text": NOT_YOUR_CARD},
+                now=now,
+            )
+            return None
+        self.complaints.cards.keep_response_code(record, click.response_code, now)
         complaint = await session.get(Complaint, record.complaint_id)
         assert complaint is not None
-        if person != record.person_id:
-            await self._refuse(session, complaint.number, record, "这张卡片不是发给您的", now)
-            return None
         try:
+            if click.action in CARD_ONLY_ACTIONS:
+                await self._card_only(session, record, complaint.number, click, now)
+                return None
             action = await self._action_from_click(session, record, complaint.number, click, now)
             await self.complaints.act(
                 session,
@@ -88,10 +133,91 @@ class StaffDesk:
             await self._refuse(session, complaint.number, record, exc.reason, now)
         return None
 
+    async def _card_only(
+        self,
+        session: AsyncSession,
+        record: CardMessage,
+        number: str,
+        click: CardClick,
+        now: datetime,
+    ) -> None:
+        """评论, 回复客户 and 等待客户补充 from a card: done here, then the card says so."""
+        if record.settled:
+            raise ActionRefused("这张卡片已处理完毕，请在对话里发“评论 编号 内容”")
+        person = record.person_id
+        text = (click.inputs.get("comment") or "").strip()
+        if click.action == "wait_customer":
+            question = click.inputs.get("question") or ""
+            lc = await self.wait_for_customer(session, number, person, record.task_id, question)
+            await self.complaints.cards.update(
+                session, lc, record, now=now, notice="已请客户补充，计时已暂停"
+            )
+            await self.complaints.cards.refresh_task(
+                session, lc, record.task_id, now=now, skip={record.id}
+            )
+            return
+        if click.action == "reply_customer":
+            if not text:
+                raise ActionRefused("请先写下要回复客户的话")
+            lc = await self.reply_to_customer(session, number, person, text)
+            notice = "已回复客户"
+        else:
+            if not text:
+                raise ActionRefused("请先写下评论内容")
+            lc = await self.complaints.comment(session, number, actor=f"person:{person}", text=text)
+            notice = "已记为评论"
+        await self.complaints.cards.update(session, lc, record, now=now, notice=notice)
+
+    async def reply_to_customer(
+        self, session: AsyncSession, number: str, person: str, text: str
+    ) -> LoadedComplaint:
+        """A comment sent to the complaint's customer; ActionRefused when nobody can get it."""
+        complaint = await session.scalar(select(Complaint).where(Complaint.number == number))
+        if complaint is None:
+            raise ActionRefused(f"没有找到投诉 {number}")
+        if complaint.customer_id is None:
+            raise ActionRefused(NO_CUSTOMER)
+        return await self.complaints.comment(
+            session, number, actor=f"person:{person}", text=text, to_customer=True
+        )
+
+    async def wait_for_customer(
+        self, session: AsyncSession, number: str, person: str, task_id: str | None, question: str
+    ) -> LoadedComplaint:
+        """Stop the step's clock and ask the customer; their next message restarts it.
+
+        Only the holder of an accepted task may, and only while the step's clock runs (paused
+        timers are what routes the customer's answer back to this complaint).
+        """
+        lc = await load_complaint(session, self.rt, number=number)
+        task = lc.state.task(task_id) if task_id else None
+        if task is None:
+            task = next((t for t in lc.state.tasks if t.assignee == person and t.accepted), None)
+        if task is None or not (task.accepted and task.assignee == person):
+            raise ActionRefused("只有已受理的处理人可以请客户补充")
+        if lc.complaint.customer_id is None:
+            raise ActionRefused(NO_CUSTOMER)
+        timers = select(Timer.status).where(Timer.complaint_id == lc.complaint.id)
+        statuses = set((await session.scalars(timers)).all())
+        if "paused" in statuses:
+            raise ActionRefused("已在等待客户补充")
+        if "pending" not in statuses:
+            raise ActionRefused("这一步没有在计时（没有时限或已超时），可以用“回复客户”询问客户")
+        question = question.strip().rstrip("。.")
+        await self.sla.pause(session, number, actor=f"person:{person}", reason=question)
+        ask = ASK_CUSTOMER.format(question=question) if question else ASK_CUSTOMER_DEFAULT
+        return await self.complaints.comment(
+            session, number, actor=f"person:{person}", text=ask, to_customer=True
+        )
+
     def _forget_drafts(self, session: AsyncSession, click: CardClick, record: CardMessage) -> Any:
         async def hook(change: Any) -> None:
             if click.action == "submit":
                 await self._set_drafts(session, click.channel, click.sender, change.lc.number, None)
+            if click.action == "assign_department":
+                # When no task follows the department, nothing else refreshes the card: it
+                # shows the move (timeline, the new department chosen) all the same.
+                change.pending.touched.add(record.task_id)
 
         return hook
 
@@ -141,10 +267,14 @@ class StaffDesk:
         if kind == ActionKind.SUBMIT:
             lc = await load_complaint(session, self.rt, number=number)
             drafts = await self._drafts(session, click.channel, click.sender, number, lc)
-            inputs = {k: v for k, v in click.inputs.items() if k not in ("reason", "comment")}
+            inputs = {k: v for k, v in click.inputs.items() if k not in NON_FIELD_INPUTS}
             values = {**drafts, **self._parse_fields(lc, inputs, now)}
         if kind in (ActionKind.TRANSFER, ActionKind.REASSIGN) and not target:
             raise ActionRefused("请先选择要转派给谁")
+        if kind == ActionKind.ASSIGN_DEPARTMENT:
+            if not department:
+                raise ActionRefused("请先选择要转到哪个部门")
+            department = self._department_named(department) or department
         return Action(
             kind=kind,
             actor=record.person_id,
@@ -221,13 +351,15 @@ class StaffDesk:
             kind = "month" if "月" in m["what"] else "week"
             if self.digests is None:
                 return "报表功能未开启。"
+            if not self._may_see_reports(person):
+                return REPORTS_FOR_SUPERVISORS
             digests = self.digests
             run_after_commit(session, lambda: digests.send_to_person(person, kind))
             return f"正在生成{'本月' if kind == 'month' else '本周'}报表，稍后发给您。"
         if m := QUERY.match(text):
             return await self._query(session, person, m["number"])
         if m := COMMAND.match(text):
-            if m["number"] or m["verb"] in ("评论",):
+            if m["number"] or m["verb"] in ("评论", "等待客户补充"):
                 return await self._command(session, msg, person, m)
         latest = await self._latest_card(session, person)
         if latest is None:
@@ -235,13 +367,10 @@ class StaffDesk:
         complaint = await session.get(Complaint, latest.complaint_id)
         assert complaint is not None
         if m := TO_CUSTOMER.match(text):
-            await self.complaints.comment(
-                session,
-                complaint.number,
-                actor=f"person:{person}",
-                text=m["text"].strip(),
-                to_customer=True,
-            )
+            try:
+                await self.reply_to_customer(session, complaint.number, person, m["text"].strip())
+            except ActionRefused as exc:
+                return f"未能回复客户（投诉 {complaint.number}）：{exc.reason}"
             return f"已回复客户（投诉 {complaint.number}）。"
         if m := FIELD_LINE.match(text):
             saved = await self._draft_field(session, msg, person, complaint.number, m)
@@ -286,16 +415,27 @@ class StaffDesk:
         self, session: AsyncSession, msg: InboundMessage, person: str, m: re.Match
     ) -> str:
         action_name = VERB_ACTIONS[m["verb"]]
-        rest = (m["rest"] or "").strip()
+        rest = (m["rest"] or "").strip().lstrip(":：").strip()
         number = m["number"]
         if number is None:
             latest = await self._latest_card(session, person)
             if latest is None:
                 return "请写上投诉编号，例如：评论 TS20261123-0001 已联系客户"
             number = (await session.get(Complaint, latest.complaint_id)).number  # type: ignore[union-attr]
+        if action_name in ("comment", "reply_customer") and not rest:
+            return f"请写上内容，例如：{m['verb']} {number} 已联系物流加急"
         if action_name == "comment":
             await self.complaints.comment(session, number, actor=f"person:{person}", text=rest)
             return f"已记为投诉 {number} 的评论。"
+        if action_name in ("reply_customer", "wait_customer"):
+            try:
+                if action_name == "reply_customer":
+                    await self.reply_to_customer(session, number, person, rest)
+                    return f"已回复客户（投诉 {number}）。"
+                await self.wait_for_customer(session, number, person, None, rest)
+            except ActionRefused as exc:
+                return f"未能{ACTION_VERBS[action_name]}：{exc.reason}"
+            return f"已请客户补充信息，投诉 {number} 的计时已暂停，客户回复后恢复。"
         try:
             lc = await load_complaint(session, self.rt, number=number)
         except NotFound as exc:
@@ -311,6 +451,11 @@ class StaffDesk:
             target = self._person_named(rest)
             if target is None:
                 return f"没有找到“{rest}”，请写同事的姓名，例如：转派 {number} 李四"
+        if kind == ActionKind.ASSIGN_DEPARTMENT:
+            target = self._department_named(rest.split()[0] if rest.split() else "")
+            if target is None:
+                named = f"没有找到部门“{rest}”，" if rest else ""
+                return f"{named}请写上部门名称，例如：转部门 {number} 物流部"
         if kind == ActionKind.EXTEND:
             duration, _, rest = rest.partition(" ")
             try:
@@ -347,6 +492,13 @@ class StaffDesk:
             if words[0] in (person.name, person.id):
                 return person.id
         return None
+
+    def _department_named(self, text: str) -> str | None:
+        """A department id from its id or name (card options may carry either)."""
+        departments = self.rt.config.directory.departments
+        if text in departments:
+            return text
+        return next((d.id for d in departments.values() if d.name == text), None)
 
     async def _latest_card(self, session: AsyncSession, person: str) -> CardMessage | None:
         return await session.scalar(
@@ -388,16 +540,34 @@ class StaffDesk:
         if mine:
             await self.complaints.cards.send(session, lc, mine[0], person, now=now)
             return f"投诉 {number} 的卡片已发给您。"
+        route = self.rt.routing.person(person)
+        # A fresh ref each time: the card is a snapshot with no buttons, never updated later.
+        ref = card_ref(route.channel if route else "-", number, f"query:{now.isoformat()}", person)
         card = await self.complaints.cards.build_card(
             session,
             lc,
-            ref="query",
+            ref=ref,
             task_id=lc.state.tasks[0].task_id if lc.state.tasks else "-",
             person=person,
             kind="task",
             now=now,
         )
-        return card_as_text(card.settle(card.outcome or "（您不是当前处理人，仅供查看）"))
+        card = replace(card, actions=(), selects=(), inputs=())
+        if not card.settled:
+            card = card.with_notice(READ_ONLY_NOTICE)
+        if route is None:
+            return card_as_text(card)
+        await queue_message(
+            session,
+            key=f"card:{route.channel}:{ref}:v1",
+            kind="card",
+            channel=route.channel,
+            target=route.target,
+            payload={"card": card.to_dict()},
+            now=now,
+            complaint_id=lc.complaint.id,
+        )
+        return f"投诉 {number} 的卡片已发给您（仅供查看）。"
 
 
 def _action_kind(name: str) -> ActionKind:

@@ -17,6 +17,7 @@ from aiohttp import BodyPartReader, web
 from sqlalchemy import select
 
 from bot.appkeys import CONFIG, DATABASE, SERVICE, SETTINGS
+from bot.cards.build import CARD_ONLY_ACTIONS
 from bot.channels.base import CardClick, InboundEvent, InboundMessage, Location
 from bot.channels.playground import PlaygroundAdapter
 from bot.web.playground_view import (
@@ -253,7 +254,7 @@ async def staff_click(request: web.Request) -> web.Response:
     if not isinstance(ref, str) or not ref or len(ref) > 128:
         raise PlaygroundError(400, "缺少卡片编号 card_ref", field="card_ref")
     action = body.get("action")
-    if action not in {a.value for a in ActionKind}:
+    if action not in {a.value for a in ActionKind} | set(CARD_ONLY_ACTIONS):
         raise PlaygroundError(400, f"不认识的操作“{str(action)[:40]}”", field="action")
     async with request.app[DATABASE].read() as session:
         held = await session.scalar(

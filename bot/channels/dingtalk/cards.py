@@ -208,7 +208,11 @@ def render_card_update(card: Card, *, viewer: str | None = None) -> dict[str, An
 
 
 def render_action_card(card: Card) -> tuple[str, dict[str, str]]:
-    """(msgKey, msgParam) for the robot batchSend: a markdown ActionCard with command buttons."""
+    """(msgKey, msgParam) for the robot batchSend: a markdown ActionCard with command buttons.
+
+    A tap sends a bare command, so buttons that need typed text (评论, 回复客户) are left out.
+    """
+    card = card.without_free_text()
     title = f"{card.title} {card.badge}"
     buttons = card.actions[:ACTION_CARD_MAX_BUTTONS]
     text = card_markdown(card, reply_hints=len(card.actions) > len(buttons))

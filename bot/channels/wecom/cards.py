@@ -6,6 +6,7 @@ Shapes (WeCom docs 90236 "模板卡片消息" and 94888 "更新模版卡片消�
 - two or more selects: `multiple_interaction` (≤ 3 select_list entries) + one `submit_button`.
   It has a single submit button, so with several actions the action itself becomes a select
   (question key `_action`) and the submit key is `act:*`;
+- text-only buttons (评论, 回复客户; bot.cards.model.TEXT_ACTIONS) are left out: no free text;
 - settled card, or one without actions: `text_notice`. WeCom has no zero-button
   button_interaction (button_list is required) and text_notice needs `card_action`, so the card
   links to `card.url` or, failing that, the `link` the adapter passes (the service's address).
@@ -133,7 +134,12 @@ def action_from_event_key(event_key: str) -> str:
 def render_wecom_card(
     card: Card, *, agent_id: int | str, task_id: str | None = None, link: str | None = None
 ) -> dict[str, Any]:
-    """The message/send body (minus touser) showing `card`; same card, same body."""
+    """The message/send body (minus touser) showing `card`; same card, same body.
+
+    Template cards have no text input, so text-only buttons (评论, 回复客户) are left out: in
+    WeCom the employee writes to the app instead ("回复客户：…").
+    """
+    card = card.without_free_text()
     tid = task_id if task_id is not None else wecom_task_id(card.ref)
     if not is_valid_task_id(tid):
         raise WecomCardError(f"task_id {tid!r} is not valid for WeCom")

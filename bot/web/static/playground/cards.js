@@ -52,7 +52,8 @@ export function renderCard(delivery, ctx) {
   if (settled) main.append(h("p", { class: "card-outcome" }, card.outcome));
   if (card.notice) main.append(h("p", { class: "card-notice", role: "alert" }, card.notice));
   if (!settled && card.actions.length) main.append(controls(card, ctx, el));
-  main.append(comment(card, ctx, el));
+  // Cards that offer 评论 / 回复客户 as buttons have their own text box; others keep this one.
+  if (!card.actions.some((a) => a.id === "comment")) main.append(comment(card, ctx, el));
   main.append(footer(delivery, card, ctx, el));
   el.append(main);
   const raw = rawPanel(delivery, card, ctx);
@@ -132,7 +133,7 @@ function selectControl(card, s) {
 
 function inputControl(card, i) {
   const id = fieldId(card, `input-${i.key}-${i.for_actions.join("_")}`);
-  const long = i.key === "description" || i.key === "solution" || i.key === "reason";
+  const long = ["description", "solution", "reason", "comment", "question"].includes(i.key);
   const attrs = { id, placeholder: i.placeholder || "", dataset: { input: i.key, for: i.for_actions.join(",") } };
   return h(
     "label",

@@ -111,7 +111,14 @@ async def test_a_complaint_is_worked_from_dingtalk_cards_to_the_follow_up(desk: 
     assert changed == {xm_card, zs_card}
     assert desk.view(ZHANGSAN, zs_card)["has_actions"] == "false"
     assert "已由 小美 受理" in desk.view(ZHANGSAN, zs_card)["outcome"]
-    assert actions_of(desk.view(XIAOMEI, xm_card)) == ["submit", "transfer"]
+    assert actions_of(desk.view(XIAOMEI, xm_card)) == [
+        "submit",
+        "transfer",
+        "assign_department",
+        "wait_customer",
+        "reply_customer",
+        "comment",
+    ]
 
     # DingTalk pushes the same click again after its ACK: nothing changes.
     story, updates = await desk.timeline(number), desk.updates()

@@ -91,6 +91,15 @@ async def test_a_supervisor_gets_the_report_he_asks_for_in_chat(
     assert await desk.failed_rows() == []
 
 
+async def test_reports_go_to_heads_and_supervisors_only(desk: Desk):
+    """小美 (客服, heads nothing, not a flow supervisor) is told who reports are for."""
+    await _new_complaint(desk)
+    reply = await _report(desk, "XiaoMei", "本周报表")
+    assert "部门负责人和主管" in reply
+    assert delivered_to(desk, "XiaoMei", "markdown") == []
+    assert delivered_to(desk, "XiaoMei", "image") == []
+
+
 async def test_my_todo_sends_my_open_tasks_as_cards(desk: Desk):
     first = await _new_complaint(desk)
     second = await _new_complaint(desk)
@@ -144,11 +153,6 @@ async def test_plain_text_becomes_a_comment_on_my_latest_card(desk: Desk):
     ), story
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: the refusal is drawn on the owner's card with the clicker's "
-    "ResponseCode (bot/service/staff_desk.py StaffDesk.click / _refuse)",
-)
 async def test_a_click_on_someone_elses_card_is_refused_and_changes_nothing(desk: Desk):
     number = await _new_complaint(desk)
     xm_task, xm_card = desk.only_card("XiaoMei")

@@ -246,3 +246,73 @@ def test_fallback_button_count_picks_the_msg_key(count: int) -> None:
     msg_key, param = render_action_card(task_card(actions=actions))
     assert msg_key == f"sampleActionCard{count}"
     assert all(f"actionURL{i}" in param for i in range(1, count + 1))
+
+
+# --- cards built by bot.cards.build: department choice, comments, waiting for the customer -----
+
+
+def _built(actions: tuple[str, ...]) -> Card:
+    from bot.cards.build import PersonOption, StepInfo, build_task_card
+    from bot.domain.complaint import ComplaintView
+
+    view = ComplaintView(
+        number="TS20261123-0001",
+        status="in_progress",
+        type="产品质量",
+        step_id="handle",
+        step_name="部门处理",
+        department_name="产品部",
+        assignee_name="李四",
+        customer_name="王小明",
+        created_at=NOW,
+        values=(),
+        timeline=(),
+    )
+    return build_task_card(
+        view,
+        ref="cb-1",
+        task_id="t1",
+        step=StepInfo("handle", "部门处理", None, ()),
+        viewer="lisi",
+        actions=actions,
+        people=(PersonOption("zhangsan", "张三", "客服部"), PersonOption("lisi", "李四", "产品部")),
+        tz=UTC,
+    )
+
+
+def test_template_card_carries_department_select_and_comment_input() -> None:
+    params = render_card_params(_built(("submit", "assign_department")))
+    actions = [a["id"] for a in json.loads(params["actions"])]
+    assert actions == ["submit", "assign_department", "wait_customer", "reply_customer", "comment"]
+    (department,) = json.loads(params["selects"])
+    assert department["param"] == "select_department"
+    assert department["for_actions"] == ["assign_department"]
+    assert [o["text"] for o in department["options"]] == ["客服部", "产品部"]
+    inputs = {i["param"]: i["for_actions"] for i in json.loads(params["inputs"])}
+    assert inputs == {
+        "input_question": ["wait_customer"],
+        "input_comment": ["reply_customer", "comment"],
+    }
+
+
+def test_a_reply_click_reads_back_as_the_action_with_its_text() -> None:
+    data = {
+        "outTrackId": "cb-1",
+        "userId": "0103",
+        "content": json.dumps(
+            {
+                "cardPrivateData": {
+                    "actionIds": ["reply_customer"],
+                    "params": {"action": "reply_customer", "input_comment": "明天补发"},
+                }
+            }
+        ),
+    }
+    click = parse_card_callback("staff-dingtalk", data, dedupe_key="k", sent_at=NOW)
+    assert (click.action, click.inputs) == ("reply_customer", {"comment": "明天补发"})
+
+
+def test_action_card_fallback_leaves_out_buttons_that_need_text() -> None:
+    _key, param = render_action_card(_built(("submit",)))
+    titles = [v for k, v in param.items() if k.startswith("actionTitle")]
+    assert titles == ["提交", "等待客户补充"]

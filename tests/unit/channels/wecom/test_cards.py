@@ -287,3 +287,59 @@ def test_any_card_renders_valid_and_deterministic(card: Card) -> None:
     body = render(card)
     assert template_card_problems(body["template_card"]) == []
     assert body == render(card)
+
+
+# --- cards built by bot.cards.build: department choice, comments, waiting for the customer -----
+
+
+def _built(actions: tuple[str, ...]) -> Card:
+    from datetime import UTC, datetime
+
+    from bot.cards.build import PersonOption, StepInfo, build_task_card
+    from bot.domain.complaint import ComplaintView
+
+    view = ComplaintView(
+        number="TS20261123-0001",
+        status="in_progress",
+        type="产品质量",
+        step_id="handle",
+        step_name="部门处理",
+        department_name="产品部",
+        assignee_name="李四",
+        customer_name="王小明",
+        created_at=datetime(2026, 11, 23, tzinfo=UTC),
+        values=(),
+        timeline=(),
+        url="https://bot.example.com/console/complaints/TS20261123-0001",
+    )
+    return build_task_card(
+        view,
+        ref="cb-0123456789abcdef",
+        task_id="t1",
+        step=StepInfo("handle", "部门处理", None, (("solution", "解决方案", True),)),
+        viewer="lisi",
+        actions=actions,
+        people=(PersonOption("zhangsan", "张三", "客服部"), PersonOption("lisi", "李四", "产品部")),
+        tz=UTC,
+    )
+
+
+def test_holder_card_offers_department_and_waiting_but_no_text_only_buttons() -> None:
+    template = render(_built(("submit", "transfer", "assign_department")))["template_card"]
+    assert template_card_problems(template) == []
+    assert template["card_type"] == "multiple_interaction"
+    keys = [s["question_key"] for s in template["select_list"]]
+    assert keys == ["assignee", "department", CHOICE_QUESTION_KEY]
+    department = template["select_list"][1]
+    assert [o["text"] for o in department["option_list"]] == ["客服部", "产品部"]
+    assert department["selected_id"] == "产品部"
+    chooser = [o["id"] for o in template["select_list"][-1]["option_list"]]
+    assert chooser == ["submit", "transfer", "assign_department", "wait_customer"]
+
+
+def test_department_select_alone_rides_on_the_buttons() -> None:
+    template = render(_built(("assign_department", "remind")))["template_card"]
+    assert template["card_type"] == "button_interaction"
+    assert template["button_selection"]["question_key"] == "department"
+    keys = [b["key"] for b in template["button_list"]]
+    assert keys == ["act:assign_department", "act:remind"]  # no 回复客户 / 评论 in WeCom
