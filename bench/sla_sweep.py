@@ -16,11 +16,15 @@ project's migrations and dropped here (--keep keeps it). It is generated server-
 Then `--closed-factor` (10) times the closed rows: more closed complaints and their timers.
 
 Measured in each phase, after VACUUM ANALYZE:
-1. `bot.delivery.timers.claim_due(session, now, limit)` with the ticker's batch (100) and with all
-   the due timers at once (`--due`), each `--repeat` times in a transaction that is rolled back;
-   median and p95 of the wall time, and EXPLAIN (ANALYZE, BUFFERS) of the claim's SQL;
-2. a whole `TimerTicker.tick()` with a trivial fire (nothing sent; each timer marked fired), which
-   fires every due timer in batches of 100; the timers are set pending again afterwards.
+1. `bot.delivery.timers.claim_due(session, now, limit)` (a Core `SELECT … FOR UPDATE SKIP
+   LOCKED` of the columns `fire` needs, plain `DueTimer`s back) with the ticker's batch (100)
+   and with all the due timers at once (`--due`), each `--repeat` times in a transaction that is
+   rolled back; median and p95 of the wall time, and EXPLAIN (ANALYZE, BUFFERS) of the claim's
+   SQL; also the claim followed by the batch's one "fired" UPDATE (`mark_fired`), and, for
+   comparison, the former claim (ORM `SELECT Timer … FOR UPDATE`, an object per row);
+2. a whole `TimerTicker.tick()`, which fires every due timer in batches of 100, with a fire that
+   does nothing and with one that writes one outbox row (then each timer costs a savepoint);
+   the timers are set pending again afterwards.
 The figures are printed, and written as JSON with --json. Not part of `make test`.
 """
 
@@ -178,6 +182,24 @@ async def table_counts(engine: Any, now: datetime) -> dict[str, Any]:
 
 def claim_sql(engine: Any, now: datetime, limit: int) -> str:
     """The claim's SQL exactly as claim_due sends it (literal binds, for EXPLAIN)."""
+    from bot.delivery.timers import claim_statement
+
+    stmt = claim_statement(now, limit)
+    compiled = stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
+    return str(compiled)
+
+
+async def claim_and_mark(session: Any, now: datetime, limit: int) -> list[Any]:
+    """What a tick's batch does before its fires: claim_due, then one UPDATE marking them fired."""
+    from bot.delivery.timers import claim_due, mark_fired
+
+    timers = await claim_due(session, now, limit)
+    await mark_fired(session, timers, now)
+    return timers
+
+
+async def orm_claim(session: Any, now: datetime, limit: int) -> list[Any]:
+    """The claim before issue 10's change, for comparison: Timer ORM objects, locked."""
     from sqlalchemy import select
 
     from storage.models import Timer
@@ -188,9 +210,9 @@ def claim_sql(engine: Any, now: datetime, limit: int) -> str:
         .order_by(Timer.due_at, Timer.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
     )
-    compiled = stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
-    return str(compiled)
+    return list((await session.scalars(stmt)).all())
 
 
 async def explain(engine: Any, sql: str, repeat: int) -> dict[str, Any]:
@@ -209,17 +231,20 @@ async def explain(engine: Any, sql: str, repeat: int) -> dict[str, Any]:
     return {"plan": lines, "server_median_ms": statistics.median(executions[1:])}
 
 
-async def time_claims(db: Any, now: datetime, limit: int, repeat: int) -> dict[str, Any]:
+async def time_claims(
+    db: Any, now: datetime, limit: int, repeat: int, claim: Any = None
+) -> dict[str, Any]:
     """claim_due(limit) `repeat` times (after one warm-up), each in a rolled-back transaction."""
     from bot.delivery.timers import claim_due
 
+    claim = claim or claim_due
     times = []
     claimed = 0
     for attempt in range(repeat + 1):
         async with db._write() as session:  # noqa: SLF001 - a transaction we roll back
             async with session.begin() as transaction:
                 started = time.perf_counter()
-                timers = await claim_due(session, now, limit)
+                timers = await claim(session, now, limit)
                 elapsed = (time.perf_counter() - started) * 1000
                 claimed = len(timers)
                 await transaction.rollback()
@@ -235,14 +260,32 @@ async def time_claims(db: Any, now: datetime, limit: int, repeat: int) -> dict[s
     }
 
 
-async def time_tick(db: Any, engine: Any, now: datetime) -> dict[str, Any]:
-    """One whole TimerTicker.tick() with a fire that does nothing; then the timers are reset."""
+async def time_tick(db: Any, engine: Any, now: datetime, *, writes: bool) -> dict[str, Any]:
+    """One whole TimerTicker.tick(); then the timers are reset (and the notices deleted).
+
+    The fire does nothing, or (`writes`) adds one outbox row, the least a real fire writes: a
+    fire that sends no SQL costs no savepoint (SQLAlchemy opens one at the first statement).
+    """
     from sqlalchemy import text
 
     from bot.delivery.timers import TimerTicker
+    from storage.models import OutboxMessage
 
-    async def fire(_session: Any, _timer: Any) -> None:
-        return None
+    async def fire(session: Any, timer: Any) -> None:
+        if writes:
+            session.add(
+                OutboxMessage(
+                    idempotency_key=f"bench:{timer.id}",
+                    kind="text",
+                    channel="staff",
+                    target="user:supervisor",
+                    payload={"text": f"{timer.subject} {timer.level}"},
+                    status="pending",
+                    attempts=0,
+                    due_at=now,
+                    created_at=now,
+                )
+            )
 
     async with engine.connect() as conn:
         due_ids = list(
@@ -260,6 +303,7 @@ async def time_tick(db: Any, engine: Any, now: datetime) -> dict[str, Any]:
             text("UPDATE timers SET status = 'pending', fired_at = NULL WHERE id = ANY(:ids)"),
             {"ids": due_ids},
         )
+        await conn.execute(text("DELETE FROM outbox WHERE idempotency_key LIKE 'bench:%'"))
     return {"fired": fired, "ms": elapsed, "batches": -(-fired // BATCH)}
 
 
@@ -276,10 +320,18 @@ async def measure(db: Any, engine: Any, now: datetime, due: int, repeat: int) ->
         log(f"  claim_due(limit={limit}) x {repeat}")
         out[f"claim_{limit}"] = await time_claims(db, now, limit, repeat)
         out[f"claim_{limit}"] |= await explain(engine, claim_sql(engine, now, limit), repeat)
-    log("  a whole tick")
-    ticks = [await time_tick(db, engine, now) for _ in range(3)]
-    await vacuum(engine)  # the reset left dead rows behind
-    out["tick"] = min(ticks, key=lambda t: t["ms"]) | {"all_ms": [t["ms"] for t in ticks]}
+        log(f"  for comparison, the former ORM claim(limit={limit}) x {repeat}")
+        out[f"orm_claim_{limit}"] = await time_claims(db, now, limit, repeat, orm_claim)
+    # Last: these write (rolled back), leaving dead row versions behind.
+    for limit in sorted({BATCH, due}):
+        log(f"  claim_due + mark_fired(limit={limit}) x {repeat}")
+        out[f"with_mark_{limit}"] = await time_claims(db, now, limit, repeat, claim_and_mark)
+    await vacuum(engine)
+    for key, writes in (("tick", False), ("tick_write", True)):
+        log(f"  a whole tick ({'one outbox row per timer' if writes else 'fire does nothing'})")
+        ticks = [await time_tick(db, engine, now, writes=writes) for _ in range(3)]
+        await vacuum(engine)  # the reset left dead rows behind
+        out[key] = min(ticks, key=lambda t: t["ms"]) | {"all_ms": [t["ms"] for t in ticks]}
     return out
 
 
@@ -355,7 +407,9 @@ def report_phase(label: str, phase: dict[str, Any]) -> None:
     rows = phase["rows"]
     print(f"\n## {label}: {rows['complaints']:,} complaints, timers {rows['timers']}")
     print(f"timers table {rows['timers_size']}, {rows['due']:,} due")
-    for key in sorted(k for k in phase if k.startswith("claim_")):
+    for key in sorted(
+        (k for k in phase if k.startswith("claim_")), key=lambda k: phase[k]["limit"]
+    ):
         claim = phase[key]
         print(
             f"claim_due(limit={claim['limit']}): {claim['claimed']} claimed, median "
@@ -363,9 +417,22 @@ def report_phase(label: str, phase: dict[str, Any]) -> None:
             f"server execution median {claim['server_median_ms']:.3f} ms"
         )
         print("  " + "\n  ".join(claim["plan"]))
-    tick = phase["tick"]
-    batches = tick["batches"]
-    print(f"tick: {tick['fired']} fired in {batches} batches, {tick['ms']:.0f} ms (best of 3)")
+    for prefix, what in (
+        ("with_mark_", "claim_due + mark_fired"),
+        ("orm_claim_", "former ORM claim"),
+    ):
+        for key in sorted(k for k in phase if k.startswith(prefix)):
+            claim = phase[key]
+            print(
+                f"{what}(limit={claim['limit']}): median {claim['median_ms']:.2f} ms, "
+                f"p95 {claim['p95_ms']:.2f} ms ({claim['runs']} runs)"
+            )
+    for key, what in (("tick", "fire does nothing"), ("tick_write", "one outbox row per timer")):
+        tick = phase[key]
+        print(
+            f"tick ({what}): {tick['fired']} fired in {tick['batches']} batches, "
+            f"{tick['ms']:.0f} ms (best of 3)"
+        )
 
 
 def _met(ok: bool) -> str:

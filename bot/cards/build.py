@@ -290,7 +290,9 @@ def build_escalation_card(
     departments: Sequence[DepartmentOption] | None = None,
 ) -> Card:
     """What a supervisor gets when a step runs late: who holds it, how late, and what to do."""
-    actions = _with_card_actions(actions, waiting=True)  # the holder pauses, not the supervisor
+    # Only the four supervision actions: the escalation asks a decision about who works on it;
+    # commenting and replying to the customer stay on the task cards of those who work on it.
+    actions = list(actions)
     if departments is None:
         departments = department_options_from_people(people)
     selects, inputs = _controls(actions, None, people, viewer, departments, view.department_name)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.expr import duration_in_chinese
@@ -14,13 +15,16 @@ from bot.service.loaded import LoadedComplaint, load_complaint
 from bot.service.views import step_name
 from storage.models import Timer
 
+if TYPE_CHECKING:
+    from bot.delivery.timers import DueTimer
+
 log = logging.getLogger(__name__)
 
 LEVEL_EVENTS = {"warning": "sla.warning", "breached": "sla.breached", "escalated": "sla.escalated"}
 LEVEL_WORDS = {"warning": "即将超时", "breached": "已超时", "escalated": "严重超时，已升级"}
 
 
-def _activation_is_current(lc: LoadedComplaint, timer: Timer) -> bool:
+def _activation_is_current(lc: LoadedComplaint, timer: DueTimer) -> bool:
     """A timer belongs to one activation of a step; a later visit of that step has its own."""
     _number, _, rest = timer.subject.partition(":")
     step_id, _, activation = rest.rpartition(":")
@@ -36,14 +40,16 @@ class SlaService:
         self.complaints = complaints
         self.rt = complaints.rt
 
-    async def fire(self, session: AsyncSession, timer: Timer) -> bool:
+    async def fire(self, session: AsyncSession, timer: DueTimer) -> bool:
         """Fire one claimed timer in the caller's transaction; False when it no longer applies."""
         now = self.rt.now()
         lc = await load_complaint(session, self.rt, complaint_id=timer.complaint_id)
         if not _activation_is_current(lc, timer):
-            timer.status = "cancelled"
+            # The ticker's claim marked the row fired; a stale timer is cancelled instead.
+            await session.execute(
+                update(Timer).where(Timer.id == timer.id).values(status="cancelled", fired_at=None)
+            )
             return False
-        # The ticker marks the timer fired in this same savepoint; only a stale one is settled here
         overdue = await self._overdue_since(session, timer)
         overdue_text = (
             f"超时 {duration_in_chinese(now - overdue)}" if overdue and now > overdue else None
@@ -57,7 +63,7 @@ class SlaService:
         await self.complaints.commit_change(change)
         return True
 
-    async def _overdue_since(self, session: AsyncSession, timer: Timer) -> datetime | None:
+    async def _overdue_since(self, session: AsyncSession, timer: DueTimer) -> datetime | None:
         """When the step's limit passed: the due time of its 'breached' timer."""
         if timer.level == "breached":
             return timer.due_at

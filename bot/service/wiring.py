@@ -18,7 +18,7 @@ from bot.config.loader import LoadedConfig
 from bot.delivery.metrics import Metrics
 from bot.delivery.pacing import LocalPacer, RedisPacer
 from bot.delivery.relay import OutboxRelay
-from bot.delivery.timers import TimerTicker
+from bot.delivery.timers import DueTimer, TimerTicker
 from bot.service.clock import Clock
 from bot.service.complaints import ComplaintService
 from bot.service.delivery_hooks import record_delivery_outcomes
@@ -30,7 +30,6 @@ from bot.service.sla import SlaService
 from bot.service.staff_desk import StaffDesk
 from bot.settings import Settings
 from storage.db import Database
-from storage.models import Timer
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +52,7 @@ class Service:
     scheduler: Any = None
     extras: dict[str, Any] = field(default_factory=dict)
 
-    async def fire_timer(self, session: AsyncSession, timer: Timer) -> None:
+    async def fire_timer(self, session: AsyncSession, timer: DueTimer) -> None:
         await self.sla.fire(session, timer)
 
     async def start_background(self) -> list[asyncio.Task[Any]]:

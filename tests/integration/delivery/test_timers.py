@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from prometheus_client import generate_latest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery.metrics import Metrics
-from bot.delivery.timers import TimerTicker
+from bot.delivery.timers import DueTimer, TimerTicker, claim_due
 from storage.db import Database
 from storage.models import OutboxMessage, Timer
 from tests.fakes.clock import FakeClock
@@ -23,7 +23,7 @@ from tests.integration.delivery.helpers import add_complaint, add_timers, minute
 def notify(fired: list[int]):  # noqa: ANN201 - a FireTimer
     """A fire() like the service's: writes a notice to the outbox and remembers the timer."""
 
-    async def fire(session: AsyncSession, timer: Timer) -> None:
+    async def fire(session: AsyncSession, timer: DueTimer) -> None:
         fired.append(timer.id)
         session.add(
             OutboxMessage(
@@ -81,7 +81,7 @@ async def test_a_failing_fire_rolls_back_only_itself_and_is_tried_next_tick(
     write = notify(fired)
     broken = {ids[1]}
 
-    async def fire(session: AsyncSession, timer: Timer) -> None:
+    async def fire(session: AsyncSession, timer: DueTimer) -> None:
         await write(session, timer)  # its outbox row must not survive the failure
         if timer.id in broken:
             raise RuntimeError("template missing")
@@ -105,7 +105,7 @@ async def test_a_poison_timer_is_marked_failed_after_max_attempts(db: Database) 
     complaint = await add_complaint(db, clock())
     await add_timers(db, complaint, [clock()])
 
-    async def fire(session: AsyncSession, timer: Timer) -> None:
+    async def fire(session: AsyncSession, timer: DueTimer) -> None:
         raise ValueError("bad flow")
 
     ticker = TimerTicker(db, fire, clock=clock, max_attempts=3)
@@ -124,8 +124,11 @@ async def test_a_timer_fire_settles_itself_is_not_marked_fired(db: Database) -> 
     complaint = await add_complaint(db, clock())
     await add_timers(db, complaint, [clock()])
 
-    async def fire(session: AsyncSession, timer: Timer) -> None:
-        timer.status = "cancelled"  # the step finished meanwhile
+    async def fire(session: AsyncSession, timer: DueTimer) -> None:
+        # the step finished meanwhile
+        await session.execute(
+            update(Timer).where(Timer.id == timer.id).values(status="cancelled", fired_at=None)
+        )
 
     assert await TimerTicker(db, fire, clock=clock).tick() == 0
     [timer] = await timer_rows(db)
@@ -196,7 +199,7 @@ async def test_three_tickers_fire_each_due_timer_exactly_once(db: Database) -> N
     fired: list[int] = []
     write = notify(fired)
 
-    async def slow_fire(session: AsyncSession, timer: Timer) -> None:
+    async def slow_fire(session: AsyncSession, timer: DueTimer) -> None:
         await asyncio.sleep(0.001)  # let the other tickers' transactions interleave
         await write(session, timer)
 
@@ -216,3 +219,102 @@ async def test_three_tickers_fire_each_due_timer_exactly_once(db: Database) -> N
     assert [t.status for t in await timer_rows(db)] == ["fired"] * 120
     async with db.read() as session:
         assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 120
+
+
+async def test_claim_due_returns_plain_timers_oldest_first(db: Database) -> None:
+    clock = FakeClock()
+    complaint = await add_complaint(db, clock())
+    ids = await add_timers(db, complaint, [clock() - minutes(i) for i in (1, 3, 2, -1)])
+    async with db._write() as session, session.begin() as transaction:  # noqa: SLF001
+        claimed = await claim_due(session, clock(), 10)
+        await transaction.rollback()
+    assert all(isinstance(t, DueTimer) for t in claimed)
+    assert [t.id for t in claimed] == [ids[1], ids[2], ids[0]]  # by due time, the future one left
+    assert claimed[0] == DueTimer(
+        ids[1], complaint, "TS20261123-0001:handle:1", "handle", "warning", clock() - minutes(3)
+    )
+
+
+async def test_a_second_claim_skips_the_rows_a_first_one_holds(db: Database) -> None:
+    if db.is_sqlite:
+        pytest.skip("SQLite has one writer: a second claim waits instead")
+    clock = FakeClock()
+    complaint = await add_complaint(db, clock())
+    ids = await add_timers(db, complaint, [clock() - minutes(3 - i) for i in range(3)])
+    async with db._write() as first, first.begin() as first_tx:  # noqa: SLF001
+        assert [t.id for t in await claim_due(first, clock(), 2)] == ids[:2]
+        async with db._write() as second, second.begin() as second_tx:  # noqa: SLF001
+            assert [t.id for t in await claim_due(second, clock(), 10)] == ids[2:]
+            await second_tx.rollback()
+        await first_tx.rollback()  # as if its worker died: the rows are due again
+    async with db._write() as third, third.begin() as third_tx:  # noqa: SLF001
+        assert [t.id for t in await claim_due(third, clock(), 10)] == ids
+        await third_tx.rollback()
+
+
+async def test_a_fire_cancelling_its_steps_timers_leaves_the_batch_recorded_fired(
+    db: Database,
+) -> None:
+    clock = FakeClock()
+    complaint = await add_complaint(db, clock())
+    await add_timers(db, complaint, [clock() - minutes(1)], level="breached", subject_prefix="s")
+    await add_timers(db, complaint, [clock()], level="escalated", subject_prefix="s")
+    fired: list[int] = []
+    write = notify(fired)
+
+    async def fire(session: AsyncSession, timer: DueTimer) -> None:
+        await write(session, timer)
+        # what the service does when the step is left: its pending timers are cancelled
+        await session.execute(
+            update(Timer)
+            .where(Timer.subject == timer.subject, Timer.status.in_(("pending", "paused")))
+            .values(status="cancelled")
+        )
+
+    assert await TimerTicker(db, fire, clock=clock).tick() == 2
+    assert len(fired) == 2  # both notices went out, so both are recorded fired
+    assert [t.status for t in await timer_rows(db)] == ["fired", "fired"]
+
+
+async def test_a_worker_killed_mid_tick_gives_its_timers_back(db: Database) -> None:
+    if db.is_sqlite:
+        pytest.skip("killing a worker's connection is the PostgreSQL deployment")
+    clock = FakeClock()
+    complaint = await add_complaint(db, clock())
+    await add_timers(db, complaint, [clock() - minutes(1)] * 5)
+    stuck_in, let_go = asyncio.Event(), asyncio.Event()
+    doomed: list[int] = []
+    write = notify(doomed)
+    pids: list[int] = []
+
+    async def hanging_fire(session: AsyncSession, timer: DueTimer) -> None:
+        await write(session, timer)
+        pids.append(await session.scalar(text("SELECT pg_backend_pid()")))
+        stuck_in.set()
+        await let_go.wait()
+
+    fired: list[int] = []
+    dying_db = Database(db.url, pool_size=1)
+    try:
+        dying = asyncio.create_task(TimerTicker(dying_db, hanging_fire, clock=clock).tick())
+        await asyncio.wait_for(stuck_in.wait(), 30)
+        healthy = TimerTicker(db, notify(fired), clock=clock)
+        assert await healthy.tick() == 0  # the stuck worker holds all five
+        async with db.read() as session:
+            await session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pids[0]})
+
+        async def until_freed() -> int:
+            while not (n := await healthy.tick()):  # noqa: ASYNC110 - another backend dies
+                await asyncio.sleep(0.01)
+            return n
+
+        assert await asyncio.wait_for(until_freed(), 30) == 5
+        let_go.set()
+        with pytest.raises(Exception):  # noqa: B017, PT011 - whatever the dead connection raises
+            await dying
+    finally:
+        let_go.set()
+        await dying_db.dispose()
+    assert len(doomed) == 1 and sorted(fired) == [t.id for t in await timer_rows(db)]
+    assert [t.status for t in await timer_rows(db)] == ["fired"] * 5
+    assert len(await outbox_keys(db)) == 5  # the killed worker's notice never committed

@@ -126,7 +126,7 @@ def test_the_customer_answering_or_a_new_step_ends_the_wait() -> None:
         assert card(v=v).badge == "处理中"
 
 
-def test_escalation_cards_offer_comments_but_not_pausing() -> None:
+def test_escalation_cards_offer_only_the_supervision_actions() -> None:
     c = build_escalation_card(
         view(),
         ref="cb-e",
@@ -137,7 +137,7 @@ def test_escalation_cards_offer_comments_but_not_pausing() -> None:
         tz=UTC,
         message="已超时",
     )
-    assert ids(c) == ["remind", "reassign", "reply_customer", "comment"]
+    assert ids(c) == ["remind", "reassign"]
 
 
 def test_settled_cards_have_no_card_only_actions() -> None:
