@@ -13,8 +13,10 @@ from pydantic import ValidationError
 from bot.config.channels import ChannelBase, GroupConfig
 from bot.config.model import AppConfig, ConsoleConfig, DigestConfig, Organization
 from bot.config.partial import problems_beside_shape_errors
+from bot.config.targets import TargetConfig, check_targets
 from bot.config.yaml_source import parse_yaml, substitute_env
 from bot.domain.directory import Department, Directory, Group, Person
+from bot.domain.reserved import RESERVED_NAMES
 from bot.errors import ConfigError, ConfigProblem
 from bot.forms import FormDefinition, check_form, field_names
 from bot.integrations.checks import check_integrations
@@ -38,6 +40,7 @@ class LoadedConfig:
     rules: tuple[CompiledRule, ...]
     digests: tuple[DigestConfig, ...]
     intake_flow: str
+    targets: tuple[TargetConfig, ...] = ()
     calendar: WorkingCalendar | None = None
     # --- integrations (bot/integrations) ---
     api: ApiSettings = ApiSettings()
@@ -100,6 +103,7 @@ def load_config_text(
         flows=dict(config.flows),
         rules=tuple(rules),
         digests=tuple(config.digests),
+        targets=tuple(config.targets),
         intake_flow=config.intake.flow,
         calendar=(
             config.calendar.to_calendar(config.organization.timezone) if config.calendar else None
@@ -248,6 +252,7 @@ def cross_check(
             )
         )
     problems.extend(_check_console(config.console, directory))
+    problems.extend(check_targets(config.targets, set(names) | RESERVED_NAMES))
     rules, rule_problems = compile_rules(config.rules, field_names=names, directory=directory)
     problems.extend(p.under("rules") for p in rule_problems)
     problems.extend(check_integrations(config, names))

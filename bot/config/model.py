@@ -18,6 +18,7 @@ from bot.config.channels import (
     WechatOAChannel,
     WecomChannel,
 )
+from bot.config.targets import TargetConfig
 from bot.forms import FormDefinition
 from bot.integrations.config import ApiSettings, Connectors, WebhookSubscription
 from bot.rules import RuleDefinition
@@ -174,6 +175,8 @@ class AppConfig(Strict):
     intake: IntakeConfig = IntakeConfig()
     # Office hours that time limits count in; without it the clock runs 24x7.
     calendar: CalendarConfig | None = None
+    # First-response and resolution targets by type and priority (bot/config/targets.py).
+    targets: list[TargetConfig] = []
     # --- console (bot/web/auth.py) ---
     console: ConsoleConfig = ConsoleConfig()
     # --- integrations (bot/integrations/config.py) ---

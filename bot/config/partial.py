@@ -27,6 +27,7 @@ LIST_SECTIONS = {
     "rules": "name",
     "digests": "name",
     "webhooks": "name",
+    "targets": "name",
 }
 MAP_SECTIONS = ("forms", "flows")
 

@@ -25,12 +25,15 @@ EVENTS: dict[str, str] = {
     "comment.added": "有人添加了备注",
     "survey.answered": "客户提交了满意度评价",
     "threshold": "一段时间内同类投诉达到数量（需配置 threshold）",
+    "target.missed": "投诉超过首次响应或解决的目标时限（需配置 targets）",
 }
 
 # Extra names the service provides for some events, on top of the reserved ones.
 EVENT_NAMES: dict[str, frozenset[str]] = {
     "field.changed": frozenset({"changed_field", "old_value", "new_value"}),
     "comment.added": frozenset({"comment"}),
+    # target_kind: 首次响应 or 解决; target_limit: the limit in words (4小时); target_name.
+    "target.missed": frozenset({"target_kind", "target_limit", "target_name"}),
 }
 
 TARGETS: dict[str, str] = {

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.expr import duration_in_chinese
 from bot.service.complaints import ComplaintService
 from bot.service.loaded import LoadedComplaint, load_complaint
+from bot.service.targets import fire_target, is_target_timer
 from bot.service.views import step_name
 from storage.models import Timer
 
@@ -42,6 +43,8 @@ class SlaService:
 
     async def fire(self, session: AsyncSession, timer: DueTimer) -> bool:
         """Fire one claimed timer in the caller's transaction; False when it no longer applies."""
+        if is_target_timer(timer):
+            return await fire_target(self.complaints, session, timer)
         now = self.rt.now()
         lc = await load_complaint(session, self.rt, complaint_id=timer.complaint_id)
         if not _activation_is_current(lc, timer):

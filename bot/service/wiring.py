@@ -28,6 +28,7 @@ from bot.service.intake import CustomerIntake
 from bot.service.runtime import Runtime, build_runtime
 from bot.service.sla import SlaService
 from bot.service.staff_desk import StaffDesk
+from bot.service.targets import TargetClock
 from bot.settings import Settings
 from storage.db import Database
 
@@ -112,6 +113,7 @@ def build_service(
         link_secret=settings.link_secret.encode(),
     )
     complaints = ComplaintService(rt)
+    complaints.listeners.append(TargetClock(rt))
     sla = SlaService(complaints)
     intake = CustomerIntake(complaints, sla, idle_timeout=settings.intake_idle_timeout)
     digests = DigestDesk(rt, settings.data_dir, _chart_renderer)

@@ -24,7 +24,7 @@ def test_the_events_are_the_documented_ones() -> None:
     assert set(EVENTS) == {
         "complaint.created", "step.entered", "step.completed", "field.changed", "sla.warning",
         "sla.breached", "sla.escalated", "complaint.closed", "complaint.reopened",
-        "comment.added", "survey.answered", "threshold",
+        "comment.added", "survey.answered", "threshold", "target.missed",
     }  # fmt: skip
     assert set(EVENT_NAMES) <= set(EVENTS)
 

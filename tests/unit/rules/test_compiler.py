@@ -169,7 +169,7 @@ BROKEN: list[tuple[dict[str, Any], tuple[Any, ...], str]] = [
         "rule 'r': unknown event 'sla.breachd' (did you mean 'sla.breached'?); expected one of: "
         "complaint.created, step.entered, step.completed, field.changed, sla.warning, "
         "sla.breached, sla.escalated, complaint.closed, complaint.reopened, comment.added, "
-        "survey.answered, threshold",
+        "survey.answered, threshold, target.missed",
     ),
     (
         {
