@@ -62,7 +62,10 @@ def build_channels(
         if missing:
             out.off[name] = f"missing {', '.join(missing)}"
             log.info(
-                "channel %s (%s) is off: set %s to turn it on", name, platform, ", ".join(missing)
+                "channel %s (%s) is off: set %s to turn it on",
+                name,
+                platform,
+                ", ".join(config.what_to_set()),
             )
             continue
         out.adapters[name] = builders[platform](config, context)
@@ -86,7 +89,11 @@ def create_app(
     app[appkeys.SETTINGS] = settings
     app[appkeys.CONFIG] = config
     install_console_auth(app)  # the console/playground sign-in guard (bot/web/auth.py)
-    db = Database(settings.database_url, pool_size=settings.db_pool_size)
+    db = Database(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        pool_timeout=settings.db_pool_timeout,
+    )
     app[appkeys.DATABASE] = db
     redis = _redis(settings)
     clock = clock or (OffsetClock() if settings.playground_clock else SystemClock())

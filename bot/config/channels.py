@@ -9,7 +9,7 @@ from string import Formatter
 from typing import Annotated, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 
 class Strict(BaseModel):
@@ -19,12 +19,22 @@ class Strict(BaseModel):
 class ChannelBase(Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
     api_base: str | None = None
+    # field -> the environment variable its ${VAR} reference names (set by the config loader), so
+    # a channel that is off can say which variable to set rather than which field.
+    _env_names: dict[str, str] = PrivateAttr(default_factory=dict)
 
     # Fields that must be set for the channel to switch on.
     required_credentials: ClassVar[tuple[str, ...]] = ()
 
     def missing_credentials(self) -> list[str]:
         return [name for name in self.required_credentials if not getattr(self, name)]
+
+    def what_to_set(self) -> list[str]:
+        """The missing credentials as the operator sets them: WECHAT_APP_ID (app_id), or a field."""
+        return [
+            f"{self._env_names[field]} ({field})" if field in self._env_names else field
+            for field in self.missing_credentials()
+        ]
 
 
 class PlaygroundChannel(ChannelBase):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,6 +88,7 @@ def load_config_text(
         beside = problems_beside_shape_errors(data, locs) if isinstance(data, dict) else []
         problems.extend((doc.line_of(p.path), p.path, p.message) for p in beside)
         raise ConfigError(source, sorted(problems, key=lambda p: p[0] or 0)) from None
+    _note_env_names(config.channels, doc.data.get("channels"))
     directory = build_directory(config)
     checked, rules = cross_check(config, directory)
     problems.extend((doc.line_of(p.path), p.path, p.message) for p in checked)
@@ -113,6 +115,19 @@ def load_config_text(
         connectors=config.connectors,
         console=config.console,
     )
+
+
+ENV_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-[^}]*)?\}$")
+
+
+def _note_env_names(channels: list[ChannelBase], raw: Any) -> None:
+    """Remember which field each channel reads from which ${VAR} (before substitution)."""
+    for channel, entry in zip(channels, raw if isinstance(raw, list) else (), strict=False):
+        if isinstance(entry, dict):
+            for key, value in entry.items():
+                match = ENV_REFERENCE.match(value) if isinstance(value, str) else None
+                if match:
+                    channel._env_names[key] = match.group(1)
 
 
 def _clean_loc(loc: tuple[Any, ...]) -> tuple[str | int, ...]:
