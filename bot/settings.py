@@ -36,7 +36,12 @@ class Settings(BaseSettings):
     # several workers must share one value. Empty: a random one per start (links die on restart).
     secret_key: str = Field("", validation_alias="SECRET_KEY")
     db_pool_size: int = Field(10, validation_alias="DB_POOL_SIZE")
+    # Seconds to wait for a pooled PostgreSQL connection; past it a callback answers 503 and the
+    # platform retries (WeChat gives up on an answer after 5 s).
+    db_pool_timeout: float = Field(3.5, validation_alias="DB_POOL_TIMEOUT")
     workers: int = Field(1, validation_alias="WORKERS")
+    # Serve on uvloop's event loop when it is installed (less CPU per request); off: asyncio's.
+    uvloop: bool = Field(True, validation_alias="UVLOOP")
     shutdown_grace: float = Field(10.0, validation_alias="SHUTDOWN_GRACE")
     intake_idle_timeout: timedelta = Field(
         timedelta(minutes=30), validation_alias="INTAKE_IDLE_TIMEOUT"

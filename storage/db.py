@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import Table, TextClause, bindparam, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -19,6 +19,21 @@ from sqlalchemy.ext.asyncio import (
 )
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Seconds a PostgreSQL session waits for a pooled connection before giving up. WeChat abandons a
+# callback after 5 s, so a burst beyond capacity should fail fast and let the platform retry.
+DEFAULT_POOL_TIMEOUT = 3.5
+
+
+def table_text(sql: str, table: Table) -> TextClause:
+    """`sql` with each :name bound with the type of `table`'s column of that name.
+
+    For the statements SQLAlchemy would compile on every call (the dialects' INSERT … ON
+    CONFLICT constructs have no cache key): a text() is compiled once and cached, and the typed
+    bind parameters keep the columns' conversions (aware UTC datetimes, JSON documents).
+    """
+    clause = text(sql)
+    names = [name for name in clause._bindparams if name in table.c]
+    return clause.bindparams(*(bindparam(name, type_=table.c[name].type) for name in names))
 
 
 def _json_text(value: Any) -> str:
@@ -50,7 +65,14 @@ def _prepare_sqlite(engine: AsyncEngine, *, begin: str) -> None:
 class Database:
     """Two session factories: `write()` for changes, `read()` for queries that change nothing."""
 
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10):
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        pool_size: int = 10,
+        pool_timeout: float = DEFAULT_POOL_TIMEOUT,
+    ):
         self.url = url
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
@@ -64,7 +86,12 @@ class Database:
             _prepare_sqlite(self.read_engine, begin="BEGIN")
         else:
             self.write_engine = create_async_engine(
-                url, echo=echo, pool_size=pool_size, pool_pre_ping=True, json_serializer=_json_text
+                url,
+                echo=echo,
+                pool_size=pool_size,
+                pool_timeout=pool_timeout,
+                pool_pre_ping=True,
+                json_serializer=_json_text,
             )
             self.read_engine = self.write_engine
         self._writer_lock = asyncio.Lock()

@@ -24,9 +24,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, inspect, or_, select, update
+from sqlalchemy import Integer, Select, bindparam, exists, inspect, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from bot.channels.base import OutboundMessage, SendResult
 from bot.delivery.outcomes import Outcome
@@ -78,60 +77,90 @@ class ClaimedRow:
         )
 
 
-def _claimable(now: datetime) -> list[Any]:
-    earlier = aliased(OutboxMessage, name="earlier")
+_OUTBOX = OutboxMessage.__table__
+_CLAIMED_COLUMNS = ("id", "channel", "kind", "target", "payload", "idempotency_key", "attempts")
+
+
+def _claim_statement(*, skip_locked: bool) -> Select[Any]:
+    """Due, unleased rows no earlier row of their target holds back; :now and :limit bound."""
+    now = bindparam("now", type_=_OUTBOX.c.due_at.type)
+    earlier = _OUTBOX.alias("earlier")
     held_back = exists().where(
-        earlier.target == OutboxMessage.target,
-        earlier.channel.is_not_distinct_from(OutboxMessage.channel),
-        earlier.status == "pending",
-        earlier.id < OutboxMessage.id,
+        earlier.c.target == _OUTBOX.c.target,
+        earlier.c.channel.is_not_distinct_from(_OUTBOX.c.channel),
+        earlier.c.status == "pending",
+        earlier.c.id < _OUTBOX.c.id,
     )
-    return [
-        OutboxMessage.status == "pending",
-        OutboxMessage.due_at <= now,
-        or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until <= now),
-        ~held_back,
-    ]
+    stmt = (
+        select(*(_OUTBOX.c[name] for name in _CLAIMED_COLUMNS))
+        .where(
+            _OUTBOX.c.status == "pending",
+            _OUTBOX.c.due_at <= now,
+            or_(_OUTBOX.c.lease_until.is_(None), _OUTBOX.c.lease_until <= now),
+            ~held_back,
+        )
+        .order_by(_OUTBOX.c.due_at, _OUTBOX.c.id)
+        .limit(bindparam("limit", type_=Integer()))
+    )
+    if skip_locked:
+        stmt = stmt.with_for_update(skip_locked=True, of=_OUTBOX)
+    return stmt
+
+
+# Built once (the claim runs every relay tick); PostgreSQL skips rows another relay is claiming.
+_CLAIM = {False: _claim_statement(skip_locked=False), True: _claim_statement(skip_locked=True)}
+_LEASE = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        attempts=_OUTBOX.c.attempts + 1,
+        lease_until=bindparam("lease_until", type_=_OUTBOX.c.lease_until.type),
+        lease_owner=bindparam("owner"),
+    )
+)
 
 
 async def claim_rows(
     db: Database, *, now: datetime, limit: int, lease: timedelta, owner: str
 ) -> list[ClaimedRow]:
     """Lease up to `limit` due rows to `owner` (attempts + 1) and return snapshots of them."""
+    async with db.write() as session:
+        found = (
+            await session.execute(_CLAIM[not db.is_sqlite], {"now": now, "limit": limit})
+        ).all()
+        if not found:
+            return []
+        await session.execute(
+            _LEASE, {"ids": [r.id for r in found], "lease_until": now + lease, "owner": owner}
+        )
+    return [
+        ClaimedRow(
+            id=r.id,
+            channel=r.channel,
+            kind=r.kind,
+            target=r.target,
+            payload=dict(r.payload or {}),
+            idempotency_key=r.idempotency_key,
+            attempts=r.attempts + 1,
+        )
+        for r in found
+    ]
+
+
+def _locked_rows_statement(*, lock: bool) -> Select[Any]:
     stmt = (
         select(OutboxMessage)
-        .where(*_claimable(now))
-        .order_by(OutboxMessage.due_at, OutboxMessage.id)
-        .limit(limit)
+        .where(OutboxMessage.id.in_(bindparam("ids", expanding=True)))
+        .order_by(OutboxMessage.id)  # one lock order for every relay: no deadlocks
+        .execution_options(populate_existing=True)
     )
-    if not db.is_sqlite:
-        stmt = stmt.with_for_update(skip_locked=True, of=OutboxMessage)
-    claimed: list[ClaimedRow] = []
-    async with db.write() as session:
-        rows = (await session.scalars(stmt.execution_options(populate_existing=True))).all()
-        for row in rows:
-            row.attempts += 1
-            row.lease_until = now + lease
-            row.lease_owner = owner
-            claimed.append(
-                ClaimedRow(
-                    id=row.id,
-                    channel=row.channel,
-                    kind=row.kind,
-                    target=row.target,
-                    payload=dict(row.payload or {}),
-                    idempotency_key=row.idempotency_key,
-                    attempts=row.attempts,
-                )
-            )
-    return claimed
+    return stmt.with_for_update() if lock else stmt
 
 
-async def _locked_row(db: Database, session: AsyncSession, row_id: int) -> OutboxMessage | None:
-    stmt = select(OutboxMessage).where(OutboxMessage.id == row_id)
-    if not db.is_sqlite:
-        stmt = stmt.with_for_update()
-    return await session.scalar(stmt.execution_options(populate_existing=True))
+_LOCKED_ROWS = {False: _locked_rows_statement(lock=False), True: _locked_rows_statement(lock=True)}
+
+# One claimed row's outcome to record: the row, what happened, and the adapter's answer.
+OutcomeItem = tuple[ClaimedRow, Outcome, SendResult | BaseException | None]
 
 
 async def record_outcome(
@@ -150,42 +179,78 @@ async def record_outcome(
     only by the lease's owner on a row still pending, so a relay whose lease ran out never undoes
     what the relay that took the row over recorded.
     """
+    [recorded] = await record_outcomes(
+        db, [(row, outcome, result)], owner=owner, now=now, hooks=hooks
+    )
+    return recorded
+
+
+async def record_outcomes(
+    db: Database,
+    items: Sequence[OutcomeItem],
+    *,
+    owner: str,
+    now: datetime,
+    hooks: OutcomeHooks | None = None,
+) -> list[bool]:
+    """`record_outcome` for several rows in one transaction; one answer per item, in order."""
     hooks = hooks or OutcomeHooks()
+    if not items:
+        return []
+    recorded: list[bool] = []
     async with db.write() as session:
-        current = await _locked_row(db, session, row.id)
-        if current is None:
+        ids = sorted({row.id for row, _outcome, _result in items})
+        rows = {
+            r.id: r for r in (await session.scalars(_LOCKED_ROWS[not db.is_sqlite], {"ids": ids}))
+        }
+        follow_ups: list[tuple[OutboxMessage, Outcome, SendResult | BaseException | None]] = []
+        for row, outcome, result in items:
+            current = rows.get(row.id)
+            done = current is not None and _apply(current, outcome, owner=owner, now=now)
+            recorded.append(done)
+            if done and outcome.status in ("sent", "failed"):
+                follow_ups.append((current, outcome, result))  # type: ignore[arg-type]
+        if follow_ups:
+            await session.flush()  # the outcomes stand even if a hook's savepoint rolls back
+        for current, outcome, result in follow_ups:
+            if outcome.status == "sent":
+                sent = result if isinstance(result, SendResult) else SendResult.delivered()
+                for sent_hook in hooks.sent:
+                    await _run_hook(session, current, "sent", sent_hook(session, current, sent))
+            else:
+                reason = outcome.error or "failed"
+                for failed_hook in hooks.failed:
+                    await _run_hook(
+                        session, current, "failed", failed_hook(session, current, reason)
+                    )
+    return recorded
+
+
+def _apply(current: OutboxMessage, outcome: Outcome, *, owner: str, now: datetime) -> bool:
+    """Write one outcome onto its locked row; False when it was no longer ours to record."""
+    if outcome.status == "sent":
+        if current.status == "sent":
             return False
-        if outcome.status == "sent":
-            if current.status == "sent":
-                return False
-            current.status = "sent"
-            current.sent_at = now
-            current.receipt = _jsonable(dict(outcome.receipt))
-            current.last_error = None
-            current.lease_until = None
-            current.lease_owner = None
-            await session.flush()
-            sent = result if isinstance(result, SendResult) else SendResult.delivered()
-            for sent_hook in hooks.sent:
-                await _run_hook(session, current, "sent", sent_hook(session, current, sent))
-            return True
-        if current.status != "pending" or current.lease_owner != owner:
-            return False
-        if not outcome.count_attempt:
-            current.attempts = max(0, current.attempts - 1)
-        if outcome.error is not None:
-            current.last_error = outcome.error
+        current.status = "sent"
+        current.sent_at = now
+        current.receipt = _jsonable(dict(outcome.receipt))
+        current.last_error = None
         current.lease_until = None
         current.lease_owner = None
-        if outcome.status == "pending":
-            current.due_at = now + timedelta(seconds=outcome.due_in or 0.0)
-            return True
-        current.status = "failed"
-        await session.flush()
-        reason = outcome.error or "failed"
-        for failed_hook in hooks.failed:
-            await _run_hook(session, current, "failed", failed_hook(session, current, reason))
         return True
+    if current.status != "pending" or current.lease_owner != owner:
+        return False
+    if not outcome.count_attempt:
+        current.attempts = max(0, current.attempts - 1)
+    if outcome.error is not None:
+        current.last_error = outcome.error
+    current.lease_until = None
+    current.lease_owner = None
+    if outcome.status == "pending":
+        current.due_at = now + timedelta(seconds=outcome.due_in or 0.0)
+    else:
+        current.status = "failed"
+    return True
 
 
 async def _run_hook(

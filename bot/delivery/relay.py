@@ -7,8 +7,10 @@ and is never inside a transaction while the platform is asked:
 2. send: the channel's pace is taken first (a paced-out row is put back due when a slot frees,
    without blocking the loop), then `adapter.send`, bounded by `send_timeout` (< lease, so a slow
    platform can never make two relays hold the same row);
-3. record (outbox.record_outcome): sent (+ receipt), pending again (later / backoff / paced), or
-   failed, with the service's hooks in the same transaction.
+3. record (outbox.record_outcomes): sent (+ receipt), pending again (later / backoff / paced), or
+   failed, with the service's hooks in the same transaction. Outcomes are written in batches:
+   those that arrive while a write runs go together into the next one (one transaction for
+   many rows instead of one each), so no outcome waits for a slow send of its batch.
 
 Delivery is at least once: a relay killed between 2 and 3 leaves a leased row that another relay
 sends again, with the same idempotency key, after the lease. A database that cannot be reached
@@ -27,7 +29,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from bot.channels.base import ChannelAdapter, SendResult
@@ -37,9 +39,10 @@ from bot.delivery.outbox import (
     ClaimedRow,
     FailedHook,
     OutcomeHooks,
+    OutcomeItem,
     SentHook,
     claim_rows,
-    record_outcome,
+    record_outcomes,
     release,
     utc_now,
     wake_channels,
@@ -60,6 +63,67 @@ RECORD_SHARE_OF_LEASE = 0.9
 
 def _owner_id() -> str:
     return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class OutcomeWriter:
+    """Group commit for outcomes: each `record` waits for the write its outcome went into.
+
+    Outcomes handed in while no write runs start one at once (after the current loop turn, so
+    sends finishing together share it); those handed in during a write go into the next. When a
+    write of several fails, each outcome is written alone, so one row's trouble fails only its
+    own `record`.
+    """
+
+    def __init__(self, write: Callable[[list[OutcomeItem]], Awaitable[list[bool]]]):
+        self._write = write
+        self._queue: list[tuple[OutcomeItem, asyncio.Future[bool]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def record(self, item: OutcomeItem) -> bool:
+        """Write one outcome (with whatever else is waiting); False when it was not ours."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._queue.append((item, future))
+        if self._task is None:
+            self._task = asyncio.create_task(self._drain())
+        return await future
+
+    async def close(self) -> None:
+        """Wait for the writes in hand (the relay stopping)."""
+        if self._task is not None:
+            await asyncio.shield(self._task)
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                await asyncio.sleep(0)  # outcomes of sends that finish in this turn join
+                batch, self._queue = self._queue, []
+                try:
+                    answers = await self._write([item for item, _future in batch])
+                except Exception as exc:
+                    if len(batch) == 1:
+                        _settle(batch[0][1], exc)
+                        continue
+                    for item, future in batch:
+                        try:
+                            [answer] = await self._write([item])
+                        except Exception as one_exc:
+                            _settle(future, one_exc)
+                        else:
+                            _settle(future, answer)
+                    continue
+                for (_item, future), answer in zip(batch, answers, strict=True):
+                    _settle(future, answer)
+        finally:
+            self._task = None
+
+
+def _settle(future: asyncio.Future[bool], outcome: bool | BaseException) -> None:
+    if future.done():  # its waiter was cancelled (the relay stopping): the write stands
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
 
 
 class OutboxRelay:
@@ -104,6 +168,7 @@ class OutboxRelay:
         self.owner = owner or _owner_id()
         self._clock = clock
         self._hooks = OutcomeHooks()
+        self._writer = OutcomeWriter(self._write_outcomes)
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._wakeup = asyncio.Event()
@@ -173,13 +238,13 @@ class OutboxRelay:
         self._stopping = True
         self._wakeup.set()
         tasks = set(self._tasks)
-        if not tasks:
-            return
-        _done, late = await asyncio.wait(tasks, timeout=grace)
-        for task in late:
-            task.cancel()
-        if late:
-            await asyncio.wait(late)
+        if tasks:
+            _done, late = await asyncio.wait(tasks, timeout=grace)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late)
+        await self._writer.close()
 
     async def _watch(self, stop_event: asyncio.Event) -> None:
         await stop_event.wait()
@@ -259,15 +324,7 @@ class OutboxRelay:
         failures = 0
         while True:
             try:
-                recorded = await record_outcome(
-                    self.db,
-                    row,
-                    outcome,
-                    owner=self.owner,
-                    now=self._clock(),
-                    result=result,
-                    hooks=self._hooks,
-                )
+                recorded = await self._writer.record((row, outcome, result))
                 break
             except Exception as exc:
                 pause = _RECORD_PAUSES[min(failures, len(_RECORD_PAUSES) - 1)]
@@ -288,6 +345,11 @@ class OutboxRelay:
                 )
                 await asyncio.sleep(pause)
         self._count(row, outcome, recorded)
+
+    async def _write_outcomes(self, items: list[OutcomeItem]) -> list[bool]:
+        return await record_outcomes(
+            self.db, items, owner=self.owner, now=self._clock(), hooks=self._hooks
+        )
 
     async def _release(self, rows: Sequence[ClaimedRow], *, uncount: bool) -> None:
         try:

@@ -8,7 +8,8 @@ moment an update is queued with it, so no code is ever used twice.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -29,11 +30,45 @@ from bot.service.runtime import Runtime
 from bot.service.views import load_view
 from bot.workflow import available_actions
 from bot.workflow.definition import ParallelStep, TaskStep
-from storage.models import CardMessage
+from storage.models import CardMessage, Complaint
 
 # WeCom ResponseCodes live 72 h; keep a margin so an update never races the expiry.
 RESPONSE_CODE_LIFETIME = timedelta(hours=72) - timedelta(minutes=10)
 SETTLED_DEFAULT = "该步骤已处理完毕"
+# session.info keys. NEW_COMPLAINTS: id -> complaint, for those created in this transaction (they
+# have no card record that was not made here). CARDS_MADE: (channel, card_ref) -> the records made
+# for them. VIEWS: while cards share one view per complaint, (id, overdue_by) -> view.
+NEW_COMPLAINTS = "new_complaints"
+CARDS_MADE = "cards_made"
+VIEWS = "card_views"
+
+
+def mark_new_complaint(session: AsyncSession, complaint: Complaint) -> None:
+    """Note that `complaint` was created in this session's transaction (after its flush)."""
+    session.info.setdefault(NEW_COMPLAINTS, {})[complaint.id] = complaint
+
+
+def is_new_complaint(session: AsyncSession, complaint: Complaint) -> bool:
+    """Whether `complaint` (this very object: ids can be reused) was created in this transaction."""
+    return session.info.get(NEW_COMPLAINTS, {}).get(complaint.id) is complaint
+
+
+@contextmanager
+def shared_views(session: AsyncSession) -> Iterator[None]:
+    """Cards built inside share one view per complaint (the caller changes nothing it shows).
+
+    A change's cards are built at its end, after everything they show was written: building the
+    view (timeline, customer history) once instead of once per card is the same card.
+    """
+    outer = session.info.get(VIEWS)
+    session.info[VIEWS] = {}
+    try:
+        yield
+    finally:
+        if outer is None:
+            session.info.pop(VIEWS, None)
+        else:
+            session.info[VIEWS] = outer
 
 
 def step_info(lc: LoadedComplaint, step_id: str | None) -> StepInfo | None:
@@ -83,7 +118,12 @@ class CardDesk:
         overdue_by: str | None = None,
     ) -> Card:
         """The card `person` should see now for `task_id` (settled when they can do nothing)."""
-        view = await load_view(session, self.rt, lc.complaint, overdue_by=overdue_by)
+        views = session.info.get(VIEWS)
+        view = views.get((lc.complaint.id, overdue_by)) if views is not None else None
+        if view is None:
+            view = await load_view(session, self.rt, lc.complaint, overdue_by=overdue_by)
+            if views is not None:
+                views[(lc.complaint.id, overdue_by)] = view
         ctx = lc.flow_context(self.rt, now)
         allowed = [
             str(a) for a in available_actions(lc.flow, lc.state, person, ctx).get(task_id, ())
@@ -125,11 +165,16 @@ class CardDesk:
         if route is None:
             return None
         ref = card_ref(route.channel, lc.number, f"{kind}:{task_id}", person)
-        existing = await session.scalar(
-            select(CardMessage).where(
-                CardMessage.channel == route.channel, CardMessage.card_ref == ref
+        made: dict[tuple[str, str], CardMessage] | None = None
+        if is_new_complaint(session, lc.complaint):
+            made = session.info.setdefault(CARDS_MADE, {})
+            existing = made.get((route.channel, ref))  # every card it has was made here
+        else:
+            existing = await session.scalar(
+                select(CardMessage).where(
+                    CardMessage.channel == route.channel, CardMessage.card_ref == ref
+                )
             )
-        )
         if existing is not None:
             # The same card again (a task offered anew): refresh the copy the person holds.
             await self.update(session, lc, existing, now=now, message=message)
@@ -159,6 +204,8 @@ class CardDesk:
             updated_at=now,
         )
         session.add(record)
+        if made is not None:
+            made[(route.channel, ref)] = record
         await queue_message(
             session,
             key=f"card:{route.channel}:{ref}:v1",

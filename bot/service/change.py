@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.cards.build import outcome_line
 from bot.domain.complaint import short_time
 from bot.forms import dump_values
-from bot.service.card_desk import CardDesk
+from bot.service.card_desk import CardDesk, is_new_complaint
 from bot.service.loaded import LoadedComplaint
 from bot.service.notices import Notices
 from bot.service.runtime import Runtime
@@ -37,6 +37,9 @@ OUTCOME_ACTIONS = {"done": "submit", "approved": "approve", "rejected": "reject"
 DEFAULT_REASONS = frozenset({"转交", "改派", "接手", "转部门"})
 # Rules may change fields that fire rules again; stop after this many rounds.
 MAX_RULE_ROUNDS = 3
+# session.info key: task-mirror and timer rows added for complaints created in this transaction,
+# which have no other rows: looked up here instead of with a query.
+ROWS_MADE = "change_rows_made"
 
 
 @dataclass
@@ -252,29 +255,43 @@ class ComplaintChange:
 
     # --- task mirror ----------------------------------------------------------------------
 
+    def _rows_made(self) -> dict[tuple[str, str], Any] | None:
+        """The mirror and timer rows made so far for a complaint created in this transaction
+        (it has no others, so no query is needed to find them); None for any other complaint."""
+        if not is_new_complaint(self.session, self.complaint):
+            return None
+        made: dict[int, dict[tuple[str, str], Any]] = self.session.info.setdefault(ROWS_MADE, {})
+        return made.setdefault(self.complaint.id, {})
+
     async def _mirror_open(self, task_id: str, step_id: str | None, people: list[str]) -> None:
         step_id = step_id or (
             self.lc.state.task(task_id).step_id if self.lc.state.task(task_id) else ""
         )
+        made = self._rows_made()
         for person in dict.fromkeys(people):
             key = f"{task_id}/{person}"
-            row = await self.session.scalar(
-                select(WorkflowTask).where(
-                    WorkflowTask.complaint_id == self.complaint.id, WorkflowTask.task_key == key
-                )
-            )
-            if row is None:
-                self.session.add(
-                    WorkflowTask(
-                        complaint_id=self.complaint.id,
-                        task_key=key,
-                        step_id=step_id,
-                        assignee=person,
-                        state="open",
-                        created_at=self.now,
-                        updated_at=self.now,
+            if made is not None:
+                row = made.get(("task", key))
+            else:
+                row = await self.session.scalar(
+                    select(WorkflowTask).where(
+                        WorkflowTask.complaint_id == self.complaint.id,
+                        WorkflowTask.task_key == key,
                     )
                 )
+            if row is None:
+                row = WorkflowTask(
+                    complaint_id=self.complaint.id,
+                    task_key=key,
+                    step_id=step_id,
+                    assignee=person,
+                    state="open",
+                    created_at=self.now,
+                    updated_at=self.now,
+                )
+                self.session.add(row)
+                if made is not None:
+                    made[("task", key)] = row
             else:
                 row.state, row.updated_at = "open", self.now
 
@@ -370,20 +387,25 @@ class ComplaintChange:
             self.now,
         )
         due = self.rt.calendar.add(started, e.after)
-        timer = await self.session.scalar(
-            select(Timer).where(Timer.subject == subject, Timer.level == e.level)
-        )
-        if timer is None:
-            self.session.add(
-                Timer(
-                    complaint_id=self.complaint.id,
-                    subject=subject,
-                    step_id=e.step_id,
-                    level=e.level,
-                    due_at=due,
-                    status="pending",
-                )
+        made = self._rows_made()
+        if made is not None:
+            timer = made.get(("timer", f"{subject}\x00{e.level}"))
+        else:
+            timer = await self.session.scalar(
+                select(Timer).where(Timer.subject == subject, Timer.level == e.level)
             )
+        if timer is None:
+            timer = Timer(
+                complaint_id=self.complaint.id,
+                subject=subject,
+                step_id=e.step_id,
+                level=e.level,
+                due_at=due,
+                status="pending",
+            )
+            self.session.add(timer)
+            if made is not None:
+                made[("timer", f"{subject}\x00{e.level}")] = timer
         else:
             timer.due_at, timer.status, timer.fired_at = due, "pending", None
 

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import ActionRefused, BotError
 from bot.forms import FieldProblem, FormContext, defaults, dump_values, validate
-from bot.service.card_desk import CardDesk
+from bot.service.card_desk import CardDesk, mark_new_complaint, shared_views
 from bot.service.change import ComplaintChange
 from bot.service.loaded import LoadedComplaint, load_complaint
 from bot.service.notices import Notices
@@ -71,7 +71,8 @@ class ComplaintService:
     async def commit_change(self, change: ComplaintChange) -> None:
         """Run the rules on what the change did, then send its cards and notices."""
         await change.run_rules(self.rules, listeners=self.listeners)
-        await change.finish()
+        with shared_views(change.session):  # nothing a card shows changes while finishing
+            await change.finish()
 
     # --- intake ------------------------------------------------------------------------------
 
@@ -117,6 +118,7 @@ class ComplaintService:
         )
         session.add(complaint)
         await session.flush()
+        mark_new_complaint(session, complaint)
         instance = WorkflowInstance(
             complaint_id=complaint.id, flow=flow_key, state={}, revision=0, updated_at=now
         )

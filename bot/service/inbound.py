@@ -13,17 +13,35 @@ import os
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
-from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import CardClick, InboundEvent, InboundMessage, Reply
 from bot.service.outbox import queue_message
 from bot.service.runtime import Runtime
+from storage.db import table_text
 from storage.models import InboundEvent as InboundRecord
 
 log = logging.getLogger(__name__)
+
+# Built once: the same statements for every delivery, compiled once per dialect.
+_RECORD = table_text(
+    "INSERT INTO inbound_events (channel, dedupe_key, received_at) "
+    "VALUES (:channel, :dedupe_key, :received_at) "
+    "ON CONFLICT (channel, dedupe_key) DO NOTHING RETURNING id",
+    InboundRecord.__table__,
+)
+_STORED_REPLY = select(InboundRecord.reply).where(
+    InboundRecord.channel == bindparam("channel"),
+    InboundRecord.dedupe_key == bindparam("dedupe_key"),
+)
+_SET_REPLY = (
+    update(InboundRecord.__table__)
+    .where(InboundRecord.__table__.c.id == bindparam("record_id"))
+    .values(reply=bindparam("reply"))
+)
 
 Handler = Callable[[AsyncSession, InboundEvent], Awaitable[str | None]]
 # session.info key: coroutine factories a handler wants run once its transaction has committed.
@@ -103,31 +121,26 @@ class InboundDispatcher:
         """Handle one delivery; Reply(accepted=False) when it could not be stored (retry later)."""
         try:
             async with self.rt.db.write() as session:
-                first = await self._record(session, event)
-                if not first:
+                record_id = await self._record(session, event)
+                if record_id is None:
                     stored = await session.scalar(
-                        select(InboundRecord.reply).where(
-                            InboundRecord.channel == event.channel,
-                            InboundRecord.dedupe_key == event.dedupe_key,
-                        )
+                        _STORED_REPLY,
+                        {"channel": event.channel, "dedupe_key": event.dedupe_key[:256]},
                     )
                     self._on_outcome(event.channel, "duplicate")
                     return Reply(text=stored)
                 text = await self._route(session, event)
-                await session.execute(
-                    InboundRecord.__table__.update()
-                    .where(InboundRecord.channel == event.channel)
-                    .where(InboundRecord.dedupe_key == event.dedupe_key)
-                    .values(reply=text)
-                )
+                if text is not None:  # the record's reply is NULL until set
+                    await session.execute(_SET_REPLY, {"record_id": record_id, "reply": text})
                 if text and not self.passive.get(event.channel, False):
                     await self._reply_later(session, event, text)
                     text = None
                 after = session.info.pop(AFTER_COMMIT, [])
                 await _test_pause(self._pause_before_commit)
             await _test_pause(self._pause_after_commit)
-        except (OperationalError, DBAPIError, ConnectionError, OSError) as exc:
-            # The platform must retry: answering 200 would make it think we have it.
+        except (OperationalError, DBAPIError, PoolTimeout, ConnectionError, OSError) as exc:
+            # The platform must retry: answering 200 would make it think we have it. A pool
+            # timeout (every connection busy for DB_POOL_TIMEOUT s) is the same: answer soon.
             log.warning(
                 "inbound %s on %s not stored: %s",
                 event.dedupe_key,
@@ -144,20 +157,14 @@ class InboundDispatcher:
             task.add_done_callback(self._background.discard)
         return Reply(text=text)
 
-    async def _record(self, session: AsyncSession, event: InboundEvent) -> bool:
-        """Insert the delivery's record; False when this key was seen before."""
-        insert = postgresql.insert if self.rt.db.dialect == "postgresql" else sqlite.insert
-        stmt = (
-            insert(InboundRecord)
-            .values(
-                channel=event.channel,
-                dedupe_key=event.dedupe_key[:256],
-                received_at=self.rt.now(),
-            )
-            .on_conflict_do_nothing(index_elements=["channel", "dedupe_key"])
-            .returning(InboundRecord.id)
-        )
-        return (await session.execute(stmt)).scalar_one_or_none() is not None
+    async def _record(self, session: AsyncSession, event: InboundEvent) -> int | None:
+        """Insert the delivery's record and return its id; None when this key was seen before."""
+        params = {
+            "channel": event.channel,
+            "dedupe_key": event.dedupe_key[:256],
+            "received_at": self.rt.now(),
+        }
+        return (await session.execute(_RECORD, params)).scalar_one_or_none()
 
     async def _route(self, session: AsyncSession, event: InboundEvent) -> str | None:
         if isinstance(event, CardClick):

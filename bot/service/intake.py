@@ -13,7 +13,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, bindparam, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import InboundMessage
@@ -49,6 +49,25 @@ MENU_WORDS = {"COMPLAIN": "投诉", "PROGRESS": "进度", "HELP": "帮助"}
 FORM_KEYS = frozenset({"FORM", "在线填表"})
 # Platforms whose customers get a complaint's card as a news (图文) link to its page.
 NEWS_PLATFORMS = ("wechat_oa",)
+# session.info key: ids of the customers created in this transaction (they have no complaints).
+NEW_CUSTOMERS = "new_customers"
+
+_TURN_LOCK = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger())))
+_ANCHOR = select(literal(1).label("one")).subquery("anchor")
+# The sender and their conversation in one statement, built once; either may be missing.
+_CUSTOMER_AND_CONVERSATION = (
+    select(Customer, Conversation)
+    .select_from(_ANCHOR)
+    .outerjoin(
+        Customer,
+        (Customer.channel == bindparam("channel")) & (Customer.external_id == bindparam("user")),
+    )
+    .outerjoin(
+        Conversation,
+        (Conversation.channel == bindparam("channel"))
+        & (Conversation.user_id == bindparam("user")),
+    )
+)
 
 
 class CustomerIntake:
@@ -192,15 +211,10 @@ class CustomerIntake:
         later commit would silently undo the earlier answer.
         """
         await self.take_turn(session, msg.channel, msg.sender)
+        # Both outer-joined to one row of nothing: a conversation may predate the customer record.
         row = (
             await session.execute(
-                select(Customer, Conversation)
-                .outerjoin(
-                    Conversation,
-                    (Conversation.channel == Customer.channel)
-                    & (Conversation.user_id == Customer.external_id),
-                )
-                .where(Customer.channel == msg.channel, Customer.external_id == msg.sender)
+                _CUSTOMER_AND_CONVERSATION, {"channel": msg.channel, "user": msg.sender}
             )
         ).first()
         customer, conv = (row[0], row[1]) if row is not None else (None, None)
@@ -216,11 +230,7 @@ class CustomerIntake:
             )
             session.add(customer)
             await session.flush()
-            conv = await session.scalar(  # a conversation may predate the customer record
-                select(Conversation).where(
-                    Conversation.channel == msg.channel, Conversation.user_id == msg.sender
-                )
-            )
+            session.info.setdefault(NEW_CUSTOMERS, set()).add(customer.id)
         if conv is None:
             conv = Conversation(channel=msg.channel, user_id=msg.sender, state={}, updated_at=now)
             session.add(conv)
@@ -232,7 +242,7 @@ class CustomerIntake:
             return
         digest = hashlib.blake2b(f"{channel}\x00{user}".encode(), digest_size=8).digest()
         key = int.from_bytes(digest, "big", signed=True)
-        await session.execute(select(func.pg_advisory_xact_lock(key)))
+        await session.execute(_TURN_LOCK, {"key": key})
 
     def _dialog(self, doc: dict[str, Any]) -> DialogState | None:
         if not doc.get("dialog"):
@@ -378,13 +388,17 @@ class CustomerIntake:
         """A customer answering while we wait on them: their message is added, the clock runs."""
         from storage.models import Timer
 
+        if msg.kind != "text" or not msg.text.strip():
+            return False
+        if customer.id in session.info.get(NEW_CUSTOMERS, ()):
+            return False  # created just now: no complaint of theirs can be waiting
         paused = await session.scalar(
             select(Complaint.number)
             .join(Timer, Timer.complaint_id == Complaint.id)
             .where(Complaint.customer_id == customer.id, Timer.status == "paused")
             .limit(1)
         )
-        if paused is None or msg.kind != "text" or not msg.text.strip():
+        if paused is None:
             return False
         await self.complaints.comment(session, paused, actor="customer", text=msg.text.strip())
         await self.sla.resume(session, paused, actor="customer")

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import table_text
 from storage.models import NumberSequence
+
+# Compiled once per dialect (see storage.db.table_text); the same SQL on both databases.
+_NEXT = table_text(
+    "INSERT INTO number_sequences (day, last) VALUES (:day, 1) "
+    "ON CONFLICT (day) DO UPDATE SET last = number_sequences.last + 1 RETURNING last",
+    NumberSequence.__table__,
+)
 
 
 async def next_complaint_number(session: AsyncSession, prefix: str, day: date) -> str:
     """Hand out the next number for `day`; atomic on both databases (one upsert, no read first)."""
     key = f"{prefix}{day:%Y%m%d}"
-    dialect = session.bind.dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(NumberSequence).values(day=key, last=1)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[NumberSequence.day], set_={"last": NumberSequence.last + 1}
-    ).returning(NumberSequence.last)
-    last = (await session.execute(stmt)).scalar_one()
+    last = (await session.execute(_NEXT, {"day": key})).scalar_one()
     return f"{key}-{last:04d}"

@@ -11,7 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import SendResult
 from bot.delivery.metrics import Metrics
-from bot.delivery.outbox import claim_rows, record_outcome, requeue_failed
+from bot.delivery.outbox import (
+    OutcomeHooks,
+    claim_rows,
+    record_outcome,
+    record_outcomes,
+    requeue_failed,
+)
 from bot.delivery.outcomes import Backoff, Outcome
 from bot.delivery.pacing import LocalPacer
 from bot.delivery.relay import OutboxRelay
@@ -225,6 +231,57 @@ async def test_expired_lease_returns_the_row_to_the_queue(db: Database) -> None:
     assert not await record_outcome(db, dead, late, owner="dead-relay", now=clock())
     row = await outbox_row(db, row_id)
     assert (row.status, row.attempts) == ("sent", 2)
+
+
+async def test_outcomes_recorded_together_each_follow_the_lease_rules(db: Database) -> None:
+    clock = FakeClock()
+    ids = await add_outbox(db, clock(), ["user:a", "user:b", "user:c", "user:d"])
+    lease = timedelta(seconds=60)
+    rows = await claim_rows(db, now=clock(), limit=10, lease=lease, owner="me")
+    assert [r.id for r in rows] == ids and [r.attempts for r in rows] == [1, 1, 1, 1]
+    sent_to: list[str] = []
+    failed_for: list[str] = []
+
+    async def on_sent(session: AsyncSession, row: OutboxMessage, result: SendResult) -> None:
+        sent_to.append(row.target)
+        if row.target == "user:b":
+            raise RuntimeError("a hook's trouble keeps the outcome")
+
+    async def on_failed(session: AsyncSession, row: OutboxMessage, reason: str) -> None:
+        failed_for.append(f"{row.target}: {reason}")
+
+    hooks = OutcomeHooks(sent=[on_sent], failed=[on_failed])
+    answers = await record_outcomes(
+        db,
+        [
+            (rows[0], Outcome("sent", "sent", receipt={"msgid": "m0"}), None),
+            (rows[1], Outcome("sent", "sent"), None),
+            (rows[2], Outcome("failed", "failed", error="bad openid"), None),
+            (rows[3], Outcome("pending", "retry", due_in=5, error="later"), None),
+        ],
+        owner="me",
+        now=clock(),
+        hooks=hooks,
+    )
+    assert answers == [True, True, True, True]
+    assert sent_to == ["user:a", "user:b"] and failed_for == ["user:c: bad openid"]
+    stored = {r.id: r for r in await outbox_rows(db)}
+    assert [stored[i].status for i in ids] == ["sent", "sent", "failed", "pending"]
+    assert stored[ids[0]].receipt == {"msgid": "m0"}
+    assert stored[ids[3]].due_at == clock() + timedelta(seconds=5)
+    assert all(stored[i].lease_owner is None for i in ids)
+    # Recorded again, the leases long gone: each answer is False and nothing changes.
+    again = await record_outcomes(
+        db,
+        [
+            (rows[0], Outcome("sent", "sent"), None),
+            (rows[3], Outcome("failed", "failed", error="late"), None),
+        ],
+        owner="me",
+        now=clock(),
+    )
+    assert again == [False, False]
+    assert (await outbox_row(db, ids[3])).status == "pending"
 
 
 async def test_requeue_failed_puts_failed_rows_back(db: Database) -> None:

@@ -59,3 +59,23 @@ async def test_sqlite_runs_in_wal_mode_with_busy_timeout(db: Database) -> None:
         mode = (await session.execute(text("PRAGMA journal_mode"))).scalar_one()
         timeout = (await session.execute(text("PRAGMA busy_timeout"))).scalar_one()
     assert mode == "wal" and timeout >= 5000
+
+
+async def test_statements_built_once_keep_their_column_types(db: Database) -> None:
+    """queue_message's prepared INSERT … ON CONFLICT (storage.db.table_text) still converts:
+    an aware datetime in any zone comes back as the same UTC instant, a dict as JSON."""
+    from zoneinfo import ZoneInfo
+
+    from bot.service.outbox import queue_message
+    from storage.models import OutboxMessage
+
+    stamp = datetime(2026, 11, 23, 22, 5, tzinfo=ZoneInfo("Asia/Shanghai"))
+    message = dict(kind="text", channel="c", target="user:u", payload={"text": "快递"}, now=stamp)
+    async with db.write() as session:
+        assert await queue_message(session, key="k1", **message)  # type: ignore[arg-type]
+        assert not await queue_message(session, key="k1", **message)  # type: ignore[arg-type]
+    async with db.read() as session:
+        rows = (await session.scalars(select(OutboxMessage))).all()
+    assert len(rows) == 1
+    assert rows[0].payload == {"text": "快递"} and rows[0].status == "pending"
+    assert rows[0].due_at == stamp and rows[0].due_at.tzinfo is not None

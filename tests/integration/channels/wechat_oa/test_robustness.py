@@ -306,3 +306,40 @@ async def test_two_messages_at_once_from_one_customer_both_count(shop: Shop):
     values = state["dialog"]["values"]
     assert values["customer_name"] == "王小明"
     assert [item["kind"] for item in values["media"]] == ["image"]
+
+
+async def test_a_pool_busy_past_its_timeout_answers_503_and_the_retry_counts(shop: Shop):
+    """Every pooled connection busy: the callback answers 503 within DB_POOL_TIMEOUT (WeChat
+    gives up after 5 s), changes nothing, and WeChat's retry is handled once a connection frees."""
+    if shop.db.is_sqlite:
+        pytest.skip("PostgreSQL's connection pool (SQLite opens a connection per session)")
+    shop.settings = shop.settings.model_copy(update={"db_pool_size": 1, "db_pool_timeout": 0.2})
+    await shop.restart()
+    engine = shop.db.write_engine
+    assert engine.pool.timeout() == 0.2
+    held = [await engine.connect() for _ in range(1 + engine.pool._max_overflow)]  # type: ignore[attr-defined]
+    try:
+        busy = await shop.phone.send_text("你们的快递把我的东西弄坏了")
+        assert busy.status == 503 and busy.text is None
+    finally:
+        for conn in held:
+            await conn.close()
+    assert (await _count_rows(shop.db))["inbound_events"] == 0
+    retry = await shop.phone.redeliver()
+    assert retry.status == 200 and retry.text is not None and retry.text.endswith("请输入客户姓名")
+
+
+async def test_a_conversation_older_than_the_customer_record_is_taken_over(shop: Shop):
+    """The sender and their conversation are read in one query; a conversation row without a
+    customer row (kept from before, say) is used, not inserted twice."""
+    now = shop.clock.now()
+    async with shop.db.write() as session:
+        session.add(
+            Conversation(channel="service", user_id=shop.phone.openid, state={}, updated_at=now)
+        )
+    assert (await shop.say("你们的快递把我的东西弄坏了")).endswith("请输入客户姓名")
+    assert (await shop.say("王小明")).startswith("请输入联系电话")
+    async with shop.db.read() as session:
+        conversations = (await session.scalars(select(Conversation))).all()
+    assert len(conversations) == 1
+    assert conversations[0].state["dialog"]["values"]["customer_name"] == "王小明"
