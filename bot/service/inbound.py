@@ -19,6 +19,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import CardClick, InboundEvent, InboundMessage, Reply
+from bot.delivery.reply_cache import NoReplyCache, ReplyCache
 from bot.service.outbox import queue_message
 from bot.service.runtime import Runtime
 from storage.db import table_text
@@ -97,6 +98,7 @@ class InboundDispatcher:
         staff_click: Handler,
         passive: Mapping[str, bool] | None = None,
         on_outcome: Callable[[str, str], None] | None = None,
+        replies: ReplyCache | None = None,
     ):
         self.rt = rt
         self._customer = customer
@@ -105,6 +107,8 @@ class InboundDispatcher:
         # channel -> whether the platform shows a passive reply (else the reply goes via outbox)
         self.passive: dict[str, bool] = dict(passive or {})
         self._on_outcome = on_outcome or (lambda channel, outcome: None)
+        # Committed replies in Redis: a platform's retry is answered without a transaction.
+        self.replies: ReplyCache = replies or NoReplyCache()
         self._background: set[asyncio.Task[None]] = set()
         self._pause_before_commit = os.environ.get(PAUSE_BEFORE_COMMIT)
         self._pause_after_commit = os.environ.get(PAUSE_AFTER_COMMIT)
@@ -119,6 +123,10 @@ class InboundDispatcher:
 
     async def feed(self, event: InboundEvent) -> Reply:
         """Handle one delivery; Reply(accepted=False) when it could not be stored (retry later)."""
+        cached = await self.replies.get(event.channel, event.dedupe_key)
+        if cached is not None:
+            self._on_outcome(event.channel, "duplicate")
+            return Reply(text=cached.text)
         try:
             async with self.rt.db.write() as session:
                 record_id = await self._record(session, event)
@@ -128,8 +136,9 @@ class InboundDispatcher:
                         {"channel": event.channel, "dedupe_key": event.dedupe_key[:256]},
                     )
                     self._on_outcome(event.channel, "duplicate")
+                    await self.replies.put(event.channel, event.dedupe_key, stored)
                     return Reply(text=stored)
-                text = await self._route(session, event)
+                stored = text = await self._route(session, event)
                 if text is not None:  # the record's reply is NULL until set
                     await session.execute(_SET_REPLY, {"record_id": record_id, "reply": text})
                 if text and not self.passive.get(event.channel, False):
@@ -149,6 +158,8 @@ class InboundDispatcher:
             )
             self._on_outcome(event.channel, "unavailable")
             return Reply(accepted=False)
+        # Only now, committed, may the decision be remembered: a retry then gets the same reply.
+        await self.replies.put(event.channel, event.dedupe_key, stored)
         self._on_outcome(event.channel, "accepted")
         for job in after:
             # Slow follow-ups (a digest a supervisor asked for) run after the answer, not before.

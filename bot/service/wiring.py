@@ -18,6 +18,7 @@ from bot.config.loader import LoadedConfig
 from bot.delivery.metrics import Metrics
 from bot.delivery.pacing import LocalPacer, RedisPacer
 from bot.delivery.relay import OutboxRelay
+from bot.delivery.reply_cache import RedisReplyCache, reply_prefix
 from bot.delivery.timers import DueTimer, TimerTicker
 from bot.service.clock import Clock
 from bot.service.complaints import ComplaintService
@@ -125,6 +126,7 @@ def build_service(
         staff_click=staff.click,
         passive={name: a.passive_replies for name, a in adapters.items()},
         on_outcome=metrics.record_callback,
+        replies=RedisReplyCache(redis, prefix=reply_prefix(db)) if redis is not None else None,
     )
     pacer = (
         RedisPacer(redis, clock=_seconds(clock), fallback_divisor=settings.workers)
