@@ -8,7 +8,8 @@ committed together or not at all.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -24,8 +25,8 @@ from bot.service.numbers import next_complaint_number
 from bot.service.rule_runner import RuleRunner
 from bot.service.runtime import Runtime
 from bot.service.survey import SurveyDesk
-from bot.workflow import Action, WorkflowState, act, start
-from storage.models import Complaint, Customer, SurveyAnswer, WorkflowInstance
+from bot.workflow import Action, ActionKind, WorkflowState, act, start
+from storage.models import Complaint, Customer, SurveyAnswer, Timer, WorkflowInstance
 
 
 class FormRejected(BotError):
@@ -155,6 +156,8 @@ class ComplaintService:
         """Take a workflow action; ActionRefused (state untouched) when it is not allowed now."""
         now = now or self.rt.now()
         lc = await load_complaint(session, self.rt, number=number)
+        if action.kind == ActionKind.EXTEND:
+            action = replace(action, overdue_by=await self._overdue_by(session, lc, action, now))
         transition = act(lc.flow, lc.state, action, lc.flow_context(self.rt, now))
         actor = "customer" if action.actor == "customer" else f"person:{action.actor}"
         change = self.begin(session, lc, actor=actor, now=now)
@@ -163,6 +166,22 @@ class ComplaintService:
             await before_finish(change)
         await self.commit_change(change)
         return lc
+
+    async def _overdue_by(
+        self, session: AsyncSession, lc: LoadedComplaint, action: Action, now: datetime
+    ) -> timedelta:
+        """How far past its limit the task's step is now (working time); zero when in time."""
+        task = lc.state.task(action.task_id) if action.task_id else None
+        if task is None:
+            return timedelta(0)
+        activation = lc.state.activations.get(task.step_id)
+        due = await session.scalar(
+            select(Timer.due_at).where(
+                Timer.subject == f"{lc.number}:{task.step_id}:{activation}",
+                Timer.level == "breached",
+            )
+        )
+        return self.rt.calendar.elapsed(due, now) if due is not None and due < now else timedelta(0)
 
     async def comment(
         self,

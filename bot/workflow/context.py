@@ -89,3 +89,6 @@ class Action:
     values: Mapping[str, Any] = field(default_factory=dict)
     text: str = ""
     extend_by: timedelta | None = None
+    # 延期 on a step already past its limit: how late it is (the service measures it in working
+    # time), so the extension counts from now rather than from the deadline already missed.
+    overdue_by: timedelta = timedelta(0)

@@ -248,7 +248,7 @@ def _extend(draft: Draft, action: Action, task: Task) -> None:
         refuse("请填写延期原因", action, task)
     step = draft.human_step(task.step_id)
     subject, total = draft.extension(step.id)
-    total += action.extend_by
+    total += action.extend_by + max(action.overdue_by, timedelta(0))
     draft.extensions[subject] = total
     draft.emit(DeadlineExtended(subject, action.actor, action.extend_by, action.text.strip()))
     draft.emit(TimersCancelled(subject))

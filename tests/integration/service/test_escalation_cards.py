@@ -211,14 +211,33 @@ async def test_extend_from_the_escalation_card_moves_the_deadlines(
             t.level: (t.status, t.due_at)
             for t in (await s.scalars(select(Timer).where(Timer.step_id == "handle"))).all()
         }
-    # 24 h and 48 h from entering 部门处理, each moved 2 days later, and armed again.
+    # Extended at hour 49, 25 h past the 24 h limit: the 2 days count from now (hour 49 + 48),
+    # not from the missed deadline (which would be hour 72: late again within a day), and the
+    # escalation keeps its 24 h after the limit.
     assert timers == {
-        "breached": ("pending", HANDLE_ENTERED + timedelta(hours=24 + 48)),
-        "escalated": ("pending", HANDLE_ENTERED + timedelta(hours=48 + 48)),
+        "breached": ("pending", HANDLE_ENTERED + timedelta(hours=49 + 48)),
+        "escalated": ("pending", HANDLE_ENTERED + timedelta(hours=49 + 48 + 24)),
     }
     assert await service.ticker.tick() == 0  # nothing is late any more
     card = await _shown(service, esc.card)
     assert card["actions"] == [] and card["outcome"].startswith("已由 周总 延期")
+
+
+async def test_a_short_extension_of_a_late_step_does_not_remind_again_at_once(
+    service: Service, clock: FixedClock
+):
+    """延期 1天 at hour 49 of a 24 h step: due at hour 73, not at hour 48 (already past)."""
+    esc = await _escalated(service, clock)
+    reminders = await _texts(service, "user:lisi")
+    await _click(
+        service, esc.card, clock, "extend", inputs={"extend_by": "1d", "reason": "等待配件"}
+    )
+    assert await service.ticker.tick() == 0
+    assert await _texts(service, "user:lisi") == reminders
+    clock.advance(timedelta(hours=23, minutes=59))
+    assert await service.ticker.tick() == 0
+    clock.advance(timedelta(minutes=2))
+    assert await service.ticker.tick() == 1  # the extended limit, passed: reminded once more
 
 
 async def test_a_click_after_the_step_is_done_is_refused_and_changes_nothing(
