@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cards.build import (
+    DepartmentOption,
     PersonOption,
     StepInfo,
     build_escalation_card,
@@ -90,6 +91,11 @@ def step_info(lc: LoadedComplaint, step_id: str | None) -> StepInfo | None:
     return StepInfo(id=step.id, name=step.name, read=readable, write=tuple(write))
 
 
+def department_options(rt: Runtime) -> list[DepartmentOption]:
+    """Every configured department, by id (a department nobody works in may still take one)."""
+    return [DepartmentOption(d.id, d.name) for d in rt.config.directory.departments.values()]
+
+
 def people_options(rt: Runtime) -> list[PersonOption]:
     directory = rt.config.directory
     return [
@@ -139,6 +145,7 @@ class CardDesk:
             viewer=person,
             actions=allowed,
             people=people_options(self.rt),
+            departments=department_options(self.rt),
             tz=self.rt.tz,
             outcome=outcome,
             notice=notice,

@@ -101,6 +101,8 @@ class SlaService:
         if timers:
             change = self.complaints.begin(session, lc, actor=actor, now=now)
             change.note("resumed", "客户已补充信息，恢复计时")
+            # The holders' cards said 等待客户补充: show them the clock running again.
+            change.pending.touched.update(task.task_id for task in lc.state.tasks)
             await self.complaints.commit_change(change)
         return len(timers)
 

@@ -141,6 +141,16 @@ async def test_waiting_for_the_customer_pauses_until_they_answer(
     answer = await say(client, session, "截图已经拍好了，订单 202611230001")
     assert "已收到您补充的信息" in answer["reply"]
     assert await timer_statuses(service, number) == {"pending"}
+    # The holder's card no longer says the clock is stopped, and offers asking again.
+    await delivered(
+        pg,
+        "user:zhangsan",
+        lambda d: (
+            d.kind == "card_update" and d.payload.get("card", {}).get("badge") != "等待客户补充"
+        ),
+    )
+    running = latest_card(pg, "zhangsan", number)
+    assert running["badge"] != "等待客户补充" and "wait_customer" in action_ids(running)
 
 
 async def test_waiting_is_only_for_the_holder_of_an_accepted_task(
