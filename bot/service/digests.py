@@ -132,7 +132,7 @@ class DigestDesk:
         progress: Callable[[str], None] | None = None,
     ) -> DigestOutcome:
         """Build and send one digest for a period (default: the period just ended), once."""
-        from bot.reports import build_digest, default_period, parse_period
+        from bot.reports import default_period, parse_period
 
         now = self.rt.now()
         tz = ZoneInfo(digest.timezone)
@@ -142,17 +142,7 @@ class DigestDesk:
             say(f"{digest.name} {period.label}: already sent; nothing to do")
             return DigestOutcome(digest.name, period.label, "already-sent")
         try:
-            async with self.rt.db.read() as session:
-                built = await build_digest(
-                    session,
-                    digest,
-                    period,
-                    now=now,
-                    renderer=self.renderer,
-                    directory=self.rt.config.directory,
-                    calendar=self.rt.config.calendar,
-                    progress=say,
-                )
+            built = await self._build(digest, period, now, say)
         except Exception as exc:
             if dry_run_to is None:
                 # Free the period: the next trigger or a manual run builds it again.
@@ -191,7 +181,7 @@ class DigestDesk:
 
     async def send_to_person(self, person_id: str, kind: str) -> DigestOutcome:
         """A supervisor asked in chat (本周报表 / 月报): this week or month so far, to them."""
-        from bot.reports import build_digest, period_containing
+        from bot.reports import period_containing
 
         now = self.rt.now()
         base = (self.rt.config.digests or (None,))[0] or DigestConfig(name="投诉报表", group="-")
@@ -203,16 +193,7 @@ class DigestDesk:
         route = self.rt.routing.person(person_id)
         if route is None:
             return DigestOutcome(digest.name, period.label, "no-group")
-        async with self.rt.db.read() as session:
-            built = await build_digest(
-                session,
-                digest,
-                period,
-                now=now,
-                renderer=self.renderer,
-                directory=self.rt.config.directory,
-                calendar=self.rt.config.calendar,
-            )
+        built = await self._build(digest, period, now)
         # Unique per request: two asks in one second must not share files or message keys.
         folder = self.data_dir / "digests" / "requests" / f"{person_id}-{uuid.uuid4().hex[:12]}"
         files = built.write_to(folder)
@@ -226,6 +207,28 @@ class DigestDesk:
                 now=now,
             )
         return DigestOutcome(digest.name, period.label, "queued", tuple(files))
+
+    async def _build(
+        self,
+        digest: DigestConfig,
+        period: Any,
+        now: datetime,
+        progress: Callable[[str], None] | None = None,
+    ) -> Any:
+        """The digest's text and charts for `period`, read in one read transaction."""
+        from bot.reports import build_digest
+
+        async with self.rt.db.read() as session:
+            return await build_digest(
+                session,
+                digest,
+                period,
+                now=now,
+                renderer=self.renderer,
+                directory=self.rt.config.directory,
+                calendar=self.rt.config.calendar,
+                progress=progress,
+            )
 
     async def _queue(
         self, session: Any, route: Route, built: Any, *, key: str, folder: Path, now: datetime

@@ -7,6 +7,8 @@ reason, until an operator requeues it here or with `python -m bot outbox retry`.
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 from sqlalchemy import select
 
@@ -46,25 +48,35 @@ def _row(row: OutboxMessage, number: str | None) -> OutboxRowOut:
 )
 async def list_outbox(call: ApiCall) -> web.Response:
     q: OutboxQuery = call.query
-    stmt = select(OutboxMessage, Complaint.number).outerjoin(
-        Complaint, Complaint.id == OutboxMessage.complaint_id
+    where = [OutboxMessage.channel == q.channel] if q.channel else []
+    page, cursor = await outbox_page(call, where, status=q.status, cursor=q.cursor, limit=q.limit)
+    return json_response(
+        dump(OutboxPage(items=[_row(row, number) for row, number in page], next_cursor=cursor))
     )
-    if q.status:
-        stmt = stmt.where(OutboxMessage.status == q.status)
-    if q.channel:
-        stmt = stmt.where(OutboxMessage.channel == q.channel)
-    after = decode_cursor(q.cursor)
+
+
+async def outbox_page(
+    call: ApiCall, where: list[Any], *, status: str | None, cursor: str | None, limit: int
+) -> tuple[list[tuple[OutboxMessage, str | None]], str | None]:
+    """Outbox rows matching `where` (and `status`), newest first, each with its complaint's
+    number, and the next page's cursor."""
+    stmt = (
+        select(OutboxMessage, Complaint.number)
+        .outerjoin(Complaint, Complaint.id == OutboxMessage.complaint_id)
+        .where(*where)
+    )
+    if status:
+        stmt = stmt.where(OutboxMessage.status == status)
+    after = decode_cursor(cursor)
     if after is not None:
         stmt = stmt.where(OutboxMessage.id < after)
     async with call.db.read() as session:
         rows = (
-            await session.execute(stmt.order_by(OutboxMessage.id.desc()).limit(q.limit + 1))
+            await session.execute(stmt.order_by(OutboxMessage.id.desc()).limit(limit + 1))
         ).all()
-    page, cursor = page_of([row for row, _ in rows], q.limit)
+    page, next_cursor = page_of([row for row, _ in rows], limit)
     numbers = {row.id: number for row, number in rows}
-    return json_response(
-        dump(OutboxPage(items=[_row(r, numbers[r.id]) for r in page], next_cursor=cursor))
-    )
+    return [(row, numbers[row.id]) for row in page], next_cursor
 
 
 @table.add(

@@ -9,8 +9,8 @@ from bot.delivery.outbox import requeue_failed
 from bot.integrations.events import WEBHOOKS_CHANNEL, delivery_prefix
 from bot.web.api_core import Answer, ApiCall, ApiError, ApiTable, json_response
 from bot.web.api_models import DeliveryOut, DeliveryPage, WebhookList, WebhookOut, dump
+from bot.web.api_outbox import outbox_page
 from bot.web.api_params import DeliveryPath, DeliveryQuery, WebhookPath
-from bot.web.api_query import decode_cursor, page_of
 from storage.models import Complaint, OutboxMessage
 
 table = ApiTable("webhooks")
@@ -89,24 +89,11 @@ def _delivery(row: OutboxMessage, number: str | None) -> DeliveryOut:
 async def list_deliveries(call: ApiCall) -> web.Response:
     _subscription(call, call.path.name)
     q: DeliveryQuery = call.query
-    stmt = (
-        select(OutboxMessage, Complaint.number)
-        .outerjoin(Complaint, Complaint.id == OutboxMessage.complaint_id)
-        .where(_of(call.path.name))
+    page, cursor = await outbox_page(
+        call, [_of(call.path.name)], status=q.status, cursor=q.cursor, limit=q.limit
     )
-    if q.status:
-        stmt = stmt.where(OutboxMessage.status == q.status)
-    after = decode_cursor(q.cursor)
-    if after is not None:
-        stmt = stmt.where(OutboxMessage.id < after)
-    async with call.db.read() as session:
-        rows = (
-            await session.execute(stmt.order_by(OutboxMessage.id.desc()).limit(q.limit + 1))
-        ).all()
-    page, cursor = page_of([row for row, _ in rows], q.limit)
-    numbers = {row.id: number for row, number in rows}
     return json_response(
-        dump(DeliveryPage(items=[_delivery(r, numbers[r.id]) for r in page], next_cursor=cursor))
+        dump(DeliveryPage(items=[_delivery(row, n) for row, n in page], next_cursor=cursor))
     )
 
 
