@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.expr import duration_in_chinese
 from bot.service.complaints import ComplaintService
 from bot.service.loaded import LoadedComplaint, load_complaint
-from bot.service.targets import fire_target, is_target_timer
+from bot.service.targets import fire_target, is_target_timer, target_subject
 from bot.service.views import step_name
 from storage.models import Timer
 
@@ -112,6 +112,8 @@ class SlaService:
         subjects = [
             f"{lc.number}:{step}:{lc.state.activations.get(step)}" for step in lc.state.current
         ]
+        # The complaint's targets wait with the step: time the customer takes is not ours.
+        subjects.append(target_subject(lc.number))
         rows = await session.scalars(
             select(Timer).where(Timer.subject.in_(subjects), Timer.status.in_(statuses))
         )

@@ -102,9 +102,11 @@ async def fire_target(complaints: ComplaintService, session: AsyncSession, timer
         )
         return False
     now = rt.now()
-    # The limit as set at creation: the working time between creation and the due time.
-    limit = duration_in_chinese(rt.calendar.elapsed(c.created_at, timer.due_at))
     target = matching_target(rt.config.targets, condition_env(rt, c, lc.values, now=now))
+    # The limit as configured (the due time moves while the clock waits on the customer); for an
+    # entry no longer in the config, the working time from creation to the due time.
+    configured = target.limit(timer.level) if target is not None else None
+    limit = duration_in_chinese(configured or rt.calendar.elapsed(c.created_at, timer.due_at))
     word = TARGET_KINDS[timer.level]
     change = complaints.begin(session, lc, actor="system", now=now)
     change.note("sla", f"超过{word}目标时限（{limit}）", level=timer.level)

@@ -130,3 +130,24 @@ async def test_an_unresolved_complaint_misses_its_resolution_target(
     await service.ticker.tick()
     alerts = await _alerts(service)
     assert alerts == [f"投诉 {number} 超过解决目标（2天，产品质量）"]
+
+
+async def test_the_resolution_clock_stops_while_waiting_on_the_customer(
+    service: Service, clock: FixedClock
+):
+    number = await _create(service, QUALITY)
+    await _accept(service, number)
+    clock.advance(timedelta(hours=10))
+    async with service.rt.db.write() as s:
+        await service.sla.pause(s, number, actor="person:xiaomei", reason="等客户照片")
+    clock.advance(timedelta(hours=40))  # 50 h since creation, 10 h of them counted
+    await service.ticker.tick()
+    assert await _alerts(service) == []
+    async with service.rt.db.write() as s:
+        await service.sla.resume(s, number, actor="customer")
+    clock.advance(timedelta(hours=37, minutes=59))  # 47 h 59 min counted
+    await service.ticker.tick()
+    assert await _alerts(service) == []
+    clock.advance(timedelta(minutes=2))
+    await service.ticker.tick()
+    assert await _alerts(service) == [f"投诉 {number} 超过解决目标（2天，产品质量）"]

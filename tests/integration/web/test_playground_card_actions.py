@@ -138,6 +138,7 @@ async def test_waiting_for_the_customer_pauses_until_they_answer(
     assert "wait_customer" not in action_ids(paused) and "submit" in action_ids(paused)
     assert await timer_statuses(service, number) == {"paused"}
 
+    updates_before = len(pg.inbox("user:zhangsan"))
     answer = await say(client, session, "截图已经拍好了，订单 202611230001")
     assert "已收到您补充的信息" in answer["reply"]
     assert await timer_statuses(service, number) == {"pending"}
@@ -145,9 +146,7 @@ async def test_waiting_for_the_customer_pauses_until_they_answer(
     await delivered(
         pg,
         "user:zhangsan",
-        lambda d: (
-            d.kind == "card_update" and d.payload.get("card", {}).get("badge") != "等待客户补充"
-        ),
+        lambda d: d in pg.inbox("user:zhangsan")[updates_before:] and d.kind == "card_update",
     )
     running = latest_card(pg, "zhangsan", number)
     assert running["badge"] != "等待客户补充" and "wait_customer" in action_ids(running)
