@@ -8,7 +8,14 @@ from datetime import datetime, timedelta, tzinfo
 from bot.domain.directory import Directory
 from bot.workflow.definition import COMPLAINT, AssigneeRule
 
-TIMER_LEVELS = {"warning": "即将超时提醒", "breached": "处理时限", "escalated": "超时升级"}
+TIMER_LEVELS = {
+    "warning": "即将超时提醒",
+    "breached": "处理时限",
+    "escalated": "超时升级",
+    # The complaint's service targets (bot/service/targets.py), not a step's.
+    "first_response": "首次响应目标",
+    "resolution": "解决目标",
+}
 STEP_KINDS = {"task": "任务", "exclusive": "条件分支", "parallel": "会签", "end": "结束"}
 ATTACHMENT_KINDS = {
     "image": "图片",

@@ -18,6 +18,7 @@ from bot.config.loader import LoadedConfig
 from bot.domain.complaint import STATUS_LABELS, STATUS_TONES, status_label
 from bot.errors import BotError
 from bot.service.runtime import Runtime
+from bot.service.targets import TARGET_STEP
 from bot.service.views import load_view
 from bot.web.api_read import BadQuery, filtered
 from bot.web.console import not_found, page
@@ -256,6 +257,7 @@ async def complaint_page(request: web.Request) -> web.Response:
     flow = config.flows.get(complaint.flow)
     open_now = complaint.status not in CLOSED
     step_names = {s.id: s.name for s in flow.steps} if flow is not None else {}
+    step_names[TARGET_STEP] = "服务目标"
     clocks = [
         clock_line(
             step=step_names.get(t.step_id, t.step_id),
@@ -265,7 +267,8 @@ async def complaint_page(request: web.Request) -> web.Response:
             now=now,
             tz=rt.tz,
             remaining_seconds=t.remaining_seconds,
-            running=open_now and t.step_id in current,
+            # A target runs for the whole complaint; a step's timer only while its step does.
+            running=open_now and (t.step_id in current or t.step_id == TARGET_STEP),
         )
         for t in timers
     ]

@@ -64,6 +64,12 @@ def test_finished_and_paused_clocks_are_quiet():
     assert paused.state == "已暂停（剩余 1小时30分钟）"
 
 
+def test_target_clocks_read_as_targets():
+    assert clock("pending", timedelta(hours=2), level="first_response").level == "首次响应目标"
+    missed = clock("fired", timedelta(hours=-3), level="resolution")
+    assert (missed.level, missed.state, missed.tone) == ("解决目标", "已超时 3小时", "danger")
+
+
 def test_assignee_text():
     directory = Directory(
         people={"lisi": Person("lisi", "李四")},
