@@ -22,6 +22,7 @@ from bot.config.loader import LoadedConfig
 from bot.delivery.metrics import Metrics
 from bot.delivery.tokens import AccessTokenCache
 from bot.service.clock import Clock, OffsetClock, SystemClock
+from bot.service.config_drift import warn_stranded
 from bot.settings import Settings
 from storage.db import Database
 
@@ -158,6 +159,7 @@ def _lifecycle(
             ", ".join(channels.adapters) or "none",
             f"; off: {', '.join(channels.off)}" if channels.off else "",
         )
+        await warn_stranded(db, service.rt.config)
         try:
             yield
         finally:
