@@ -91,12 +91,25 @@ async def outbox_page(
     ),
 )
 async def retry_message(call: ApiCall) -> web.Response:
+    row, number = await retry_failed(
+        call, [], missing=f"no outbox message {call.path.id}", noun="message"
+    )
+    return json_response(dump(_row(row, number)))
+
+
+async def retry_failed(
+    call: ApiCall, where: list[Any], *, missing: str, noun: str
+) -> tuple[OutboxMessage, str | None]:
+    """Requeue the failed row `call.path.id` (matching `where`): 404 `missing`, 409 unless
+    failed; the row as it is now, with its complaint's number."""
     async with call.db.read() as session:
-        row = await session.get(OutboxMessage, call.path.id)
+        row = await session.scalar(
+            select(OutboxMessage).where(OutboxMessage.id == call.path.id, *where)
+        )
     if row is None:
-        raise ApiError(404, f"no outbox message {call.path.id}")
+        raise ApiError(404, missing)
     if row.status != "failed":
-        raise ApiError(409, f"the message is {row.status}; only failed ones are retried")
+        raise ApiError(409, f"the {noun} is {row.status}; only failed ones are retried")
     await requeue_failed(call.db, [row.id], now=call.service.rt.now())
     async with call.db.read() as session:
         row = await session.get(OutboxMessage, call.path.id, populate_existing=True)
@@ -106,4 +119,4 @@ async def retry_message(call: ApiCall) -> web.Response:
             if row.complaint_id
             else None
         )
-    return json_response(dump(_row(row, number)))
+    return row, number

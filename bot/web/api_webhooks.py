@@ -5,13 +5,12 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import func, select
 
-from bot.delivery.outbox import requeue_failed
 from bot.integrations.events import WEBHOOKS_CHANNEL, delivery_prefix
 from bot.web.api_core import Answer, ApiCall, ApiError, ApiTable, json_response
 from bot.web.api_models import DeliveryOut, DeliveryPage, WebhookList, WebhookOut, dump
-from bot.web.api_outbox import outbox_page
+from bot.web.api_outbox import outbox_page, retry_failed
 from bot.web.api_params import DeliveryPath, DeliveryQuery, WebhookPath
-from storage.models import Complaint, OutboxMessage
+from storage.models import OutboxMessage
 
 table = ApiTable("webhooks")
 
@@ -110,21 +109,10 @@ async def list_deliveries(call: ApiCall) -> web.Response:
 )
 async def retry_delivery(call: ApiCall) -> web.Response:
     _subscription(call, call.path.name)
-    async with call.db.read() as session:
-        row = await session.scalar(
-            select(OutboxMessage).where(OutboxMessage.id == call.path.id, _of(call.path.name))
-        )
-    if row is None:
-        raise ApiError(404, f"no delivery {call.path.id} of '{call.path.name}'")
-    if row.status != "failed":
-        raise ApiError(409, f"the delivery is {row.status}; only failed ones are retried")
-    await requeue_failed(call.db, [row.id], now=call.service.rt.now())
-    async with call.db.read() as session:
-        row = await session.get(OutboxMessage, call.path.id, populate_existing=True)
-        number = (
-            await session.scalar(select(Complaint.number).where(Complaint.id == row.complaint_id))
-            if row is not None and row.complaint_id
-            else None
-        )
-    assert row is not None
+    row, number = await retry_failed(
+        call,
+        [_of(call.path.name)],
+        missing=f"no delivery {call.path.id} of '{call.path.name}'",
+        noun="delivery",
+    )
     return json_response(dump(_delivery(row, number)))
