@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import update
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config.targets import TARGET_KINDS, TargetConfig
 from bot.errors import ExpressionError
-from bot.expr import duration_in_chinese, parse
+from bot.expr import Expression, duration_in_chinese, parse
 from bot.service.loaded import load_complaint
 from bot.service.runtime import Runtime
 from bot.service.views import condition_env
@@ -37,6 +38,12 @@ def target_subject(number: str) -> str:
     return f"{number}:{TARGET_STEP}"
 
 
+@lru_cache(maxsize=256)
+def _condition(source: str) -> Expression:
+    """A target's condition, parsed once: matching runs for every new complaint."""
+    return parse(source)
+
+
 def matching_target(
     targets: tuple[TargetConfig, ...], env: Mapping[str, Any]
 ) -> TargetConfig | None:
@@ -45,7 +52,7 @@ def matching_target(
         if target.if_ is None:
             return target
         try:
-            if parse(target.if_).is_true(env):
+            if _condition(target.if_).is_true(env):
                 return target
         except ExpressionError as exc:
             # A type mismatch on this complaint's values (checked config, odd data): next entry.
