@@ -135,17 +135,20 @@ class InboundDispatcher:
                         _STORED_REPLY,
                         {"channel": event.channel, "dedupe_key": event.dedupe_key[:256]},
                     )
-                    self._on_outcome(event.channel, "duplicate")
-                    await self.replies.put(event.channel, event.dedupe_key, stored)
-                    return Reply(text=stored)
-                stored = text = await self._route(session, event)
-                if text is not None:  # the record's reply is NULL until set
-                    await session.execute(_SET_REPLY, {"record_id": record_id, "reply": text})
-                if text and not self.passive.get(event.channel, False):
-                    await self._reply_later(session, event, text)
-                    text = None
-                after = session.info.pop(AFTER_COMMIT, [])
-                await _test_pause(self._pause_before_commit)
+                else:
+                    stored = text = await self._route(session, event)
+                    if text is not None:  # the record's reply is NULL until set
+                        await session.execute(_SET_REPLY, {"record_id": record_id, "reply": text})
+                    if text and not self.passive.get(event.channel, False):
+                        await self._reply_later(session, event, text)
+                        text = None
+                    after = session.info.pop(AFTER_COMMIT, [])
+                    await _test_pause(self._pause_before_commit)
+            if record_id is None:
+                # Remembered after the transaction: a slow Redis must not hold the writer.
+                self._on_outcome(event.channel, "duplicate")
+                await self.replies.put(event.channel, event.dedupe_key, stored)
+                return Reply(text=stored)
             await _test_pause(self._pause_after_commit)
         except (OperationalError, DBAPIError, PoolTimeout, ConnectionError, OSError) as exc:
             # The platform must retry: answering 200 would make it think we have it. A pool
